@@ -1,0 +1,341 @@
+"""The pause state machine in plain Python: the readable specification.
+
+csrc/pause_core.c is the same program, step for step: same function names,
+same order, same log lines, same exit codes. Hold one against the other.
+
+Every signal pause cares about is blocked and taken synchronously with
+sigwaitinfo in one loop, which sleeps in the kernel with no timeout: zero
+wake-ups when idle. Only the --grace shutdown has a deadline (sigtimedwait).
+"""
+import os
+import signal
+import sys
+import time
+
+import prctl
+
+# The grace shutdown re-checks who is left this often: processes that joined
+# the namespace with setns are not our children and send us no SIGCHLD.
+GRACE_POLL_MS = 50
+
+# Raised by the kernel for a fault of our own: never blocked, never forwarded.
+FAULTS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP, signal.SIGSYS}
+
+# The errno values pause can meet, with the C core's wording.
+ERROR_TEXT = {
+    2: "No such file or directory", 13: "Permission denied", 8: "Exec format error",
+    1: "Operation not permitted", 9: "Bad file descriptor", 32: "Broken pipe",
+    20: "Not a directory", 40: "Too many levels of symbolic links", 12: "Out of memory",
+    11: "Resource temporarily unavailable", 22: "Invalid argument", 7: "Argument list too long",
+}
+
+
+def error_text(err):
+    return ERROR_TEXT.get(err, "unexpected error")
+
+
+class State:
+    """struct state: what the loop knows."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.events_fd = -1   # -1 once closed
+        self.is_init = False  # we are PID 1 of our PID namespace
+        self.child = 0        # init mode: the command
+        self.child_status = 0
+        self.child_done = False
+        self.waited = set()   # the signals the loop takes
+
+
+# ------------------------------------------------------------------ logging
+
+def say(level, msg):
+    """One line on stderr, "pause[PID]: LEVEL: message". "debug" lines appear
+    only when PAUSE_DEBUG is set."""
+    if level == "debug" and os.environ.get("PAUSE_DEBUG", "0") in ("", "0"):
+        return
+    line = "pause[%d]: %s: %s\n" % (os.getpid(), level, msg)
+    try:
+        os.write(2, line.encode(errors="replace"))
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------------ signals
+
+def is_untouchable(sig):
+    """KILL and STOP, and 32-34, which the C libraries keep for their threads."""
+    return sig in (signal.SIGKILL, signal.SIGSTOP) or 32 <= sig <= 34
+
+
+def setup_signals(st):
+    """Decides each signal's fate, then blocks the ones the loop takes.
+    Pause mode takes CHLD, TERM and INT and ignores every other signal, so it
+    behaves the same whether or not it is PID 1. Init mode takes every signal
+    a user can send, to forward it; the tty stop signals TSTP, TTIN and TTOU
+    are forwarded too, and pause itself never stops."""
+    for sig in range(1, signal.NSIG):
+        if is_untouchable(sig) or sig in FAULTS:
+            continue
+        if st.cfg.argv or sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            st.waited.add(sig)
+        else:
+            signal.signal(sig, signal.SIG_IGN)
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, st.waited)
+    except OSError as e:
+        say("error", "cannot block signals: %s" % error_text(e.errno))
+        return -1
+    return 0
+
+
+# ------------------------------------------------------------------ set-up
+
+def close_inherited_fds(keep_a, keep_b):
+    """Closes every inherited fd from 3 up, except the ready and events fds."""
+    lo = 3
+    for keep in sorted((keep_a, keep_b)):
+        if keep >= lo:
+            os.closerange(lo, keep)
+            lo = keep + 1
+    os.closerange(lo, 1 << 30)
+
+
+def become_subreaper(st):
+    """Not PID 1: orphans go to the nearest subreaper, so become one."""
+    st.is_init = os.getpid() == 1
+    if st.is_init:
+        return
+    say("warning", "not PID 1, so only orphans of my own descendants come to me; becoming a child subreaper")
+    try:
+        prctl.set_child_subreaper(1)
+    except OSError as e:
+        say("warning", "cannot become a child subreaper: %s" % error_text(e.errno))
+
+
+def signal_ready(fd):
+    """Tells whoever waits on --ready-fd that every handler is in place."""
+    if fd < 0:
+        return
+    try:
+        os.write(fd, b"ready\n")
+    except OSError as e:
+        say("warning", "cannot write to ready fd %d: %s" % (fd, error_text(e.errno)))
+    os.close(fd)
+
+
+def open_events(fd):
+    """The events fd must never block pause, nor leak into the command."""
+    if fd < 0:
+        return -1
+    try:
+        os.set_blocking(fd, False)
+        os.set_inheritable(fd, False)
+    except OSError as e:
+        say("warning", "cannot use events fd %d: %s" % (fd, error_text(e.errno)))
+        return -1
+    return fd
+
+
+# ------------------------------------------------------------------ reaping
+
+def emit_reaped(st, pid, status):
+    """Writes one JSON line about a reaped child. A full pipe drops the line; a
+    closed one closes our end (and takes back the SIGPIPE the write raised)."""
+    if st.events_fd < 0:
+        return
+    if os.WIFSIGNALED(status):
+        line = '{"event":"reaped","pid":%d,"signal":%d}\n' % (pid, os.WTERMSIG(status))
+    else:
+        line = '{"event":"reaped","pid":%d,"exit":%d}\n' % (pid, os.WEXITSTATUS(status))
+    try:
+        os.write(st.events_fd, line.encode())
+        return
+    except BlockingIOError:
+        return
+    except OSError as e:
+        if e.errno == 32:  # EPIPE
+            signal.sigtimedwait([signal.SIGPIPE], 0)
+        say("warning", "events fd closed: %s" % error_text(e.errno))
+    os.close(st.events_fd)
+    st.events_fd = -1
+
+
+def reap_all(st):
+    """Reaps every child that has exited. One SIGCHLD may stand for many exits,
+    so loop until waitpid has nothing more. Returns True while children remain."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+        say("debug", "reaped %d" % pid)
+        emit_reaped(st, pid, status)
+        if pid == st.child:
+            st.child_status = status
+            st.child_done = True
+
+
+# ------------------------------------------------------------------ shutdown
+
+def parent_of(pid):
+    """The parent pid in /proc/PID/stat, or -1."""
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 4:].split()[0])
+    except (OSError, ValueError):
+        return -1
+
+
+def terminate_others(st):
+    """Sends TERM to every other process of the PID namespace when we are its
+    init; otherwise to our own children (adopted orphans included)."""
+    if st.is_init:
+        os.kill(-1, signal.SIGTERM)
+        return
+    for name in os.listdir("/proc"):
+        if name.isdigit() and parent_of(name) == os.getpid():
+            try:
+                os.kill(int(name), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def others_left(st):
+    """Whether anybody we wait for is still there."""
+    children = reap_all(st)
+    if not st.is_init:
+        return children
+    try:
+        os.kill(-1, 0)
+        return True
+    except OSError:
+        return False
+
+
+def now_ms():
+    return int(time.monotonic() * 1000)
+
+
+def drain(st):
+    """--grace: TERM the others, then reap until none is left or time is up.
+    A second TERM or INT cuts the wait short."""
+    deadline = now_ms() + st.cfg.grace_ms
+    terminate_others(st)
+    while others_left(st):
+        left = deadline - now_ms()
+        if left <= 0:
+            say("warning", "grace period over, leaving the rest to the kernel")
+            return
+        info = signal.sigtimedwait(st.waited, min(left, GRACE_POLL_MS) / 1000)
+        if info and info.si_signo in (signal.SIGTERM, signal.SIGINT):
+            say("info", "second signal %d, not waiting any longer" % info.si_signo)
+            return
+
+
+# ------------------------------------------------------------------ init mode
+
+def spawn(st):
+    """Starts the command with default dispositions and an empty signal mask.
+    Cannot run it: 127 when not found, 126 otherwise, as shells do."""
+    argv = st.cfg.argv
+    pid = os.fork()
+    if pid != 0:
+        if st.cfg.group:
+            try:
+                os.setpgid(pid, pid)  # also done in the child: no race either way
+            except OSError:
+                pass
+        return pid
+    try:
+        if st.cfg.group:
+            os.setpgid(0, 0)
+            if os.isatty(0):
+                os.tcsetpgrp(0, os.getpgrp())  # TTOU is still blocked here
+        for sig in range(1, signal.NSIG):
+            if not is_untouchable(sig):
+                signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        say("error", "cannot execute '%s': %s" % (argv[0], error_text(e.errno)))
+        os._exit(127 if e.errno == 2 else 126)
+    finally:
+        os._exit(126)
+
+
+def forward(st, sig):
+    """Passes a signal on to the command, or to its process group with -g."""
+    say("debug", "forwarding signal %d to %d" % (sig, st.child))
+    try:
+        os.kill(-st.child if st.cfg.group else st.child, sig)
+    except ProcessLookupError:
+        pass
+    except OSError as e:
+        say("warning", "cannot forward signal %d: %s" % (sig, error_text(e.errno)))
+
+
+def exit_code(status):
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+# ------------------------------------------------------------------ the loops
+
+def run_pause(st):
+    while True:
+        sig = signal.sigwaitinfo(st.waited).si_signo
+        if sig == signal.SIGCHLD:
+            reap_all(st)
+        elif sig in (signal.SIGTERM, signal.SIGINT):
+            say("info", "shutting down on signal %d" % sig)
+            if st.cfg.grace_ms >= 0:
+                drain(st)
+            return 0
+
+
+def run_init(st):
+    try:
+        st.child = spawn(st)
+    except OSError as e:
+        say("error", "cannot fork: %s" % error_text(e.errno))
+        return 1
+    while True:
+        sig = signal.sigwaitinfo(st.waited).si_signo
+        if sig != signal.SIGCHLD:
+            forward(st, sig)
+            continue
+        reap_all(st)
+        if st.child_done:
+            return exit_code(st.child_status)
+
+
+def pause_run(cfg):
+    """The whole program, as a checklist; returns the exit code."""
+    st = State(cfg)
+
+    # 1. let go of the start directory and of every inherited fd
+    try:
+        os.chdir("/")
+    except OSError as e:
+        say("warning", "cannot chdir to /: %s" % error_text(e.errno))
+    close_inherited_fds(cfg.ready_fd, cfg.events_fd)
+    prctl.set_name("pause")
+    # 2. decide every signal's fate, then block the ones we wait for
+    if setup_signals(st) < 0:
+        return 1
+    # 3. not the namespace's init: make orphans come to us anyway
+    become_subreaper(st)
+    # 4. events fd ready, handlers in place: tell the launcher
+    st.events_fd = open_events(cfg.events_fd)
+    signal_ready(cfg.ready_fd)
+    # 5. children that exited before SIGCHLD was blocked
+    reap_all(st)
+    # 6. the loop: pause forever, or run the command
+    return run_init(st) if cfg.argv else run_pause(st)
+
+
+if __name__ == "__main__":  # pragma: no cover - use python -m pause --impl python
+    sys.exit("run it as: python -m pause --impl python")
