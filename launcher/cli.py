@@ -1,0 +1,293 @@
+"""Command line of the launcher: parsing, dispatch, errors, exit codes.
+
+The parser is hand-written (argparse costs start-up time and prints its own
+multi-line errors): parse(argv) returns (command, options) or raises
+LauncherError. main() is the only place that prints `launcher: message` and
+picks the exit code: 125 for the launcher's own errors, otherwise the
+workload's code (podman's convention, see docs/launcher.md).
+"""
+import os
+import sys
+
+from launcher.errors import EXIT_LAUNCHER, LauncherError
+
+USAGE = """\
+usage: launcher COMMAND [OPTIONS]
+
+  run [OPTIONS] [-- CMD ARGS]   run a pod (no command: the built-in demo)
+      --name N                  pod name (also its hostname)
+      --share-pid               containers share pause's PID namespace
+      --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
+      -d, --detach              print the pod id and leave the pod running
+      -e, --env K=V             environment for every container (repeatable)
+      -c, --container NAME=CMD  a container running CMD, shlex-split (repeatable)
+      --grace SECONDS           stop grace period (default 10)
+      --restart Never           restart policy (only Never for now)
+      --no-new-privileges       containers cannot gain privileges on exec
+      --cap-drop CAP|ALL        drop a capability (repeatable)
+  ps [--format table|json]      list pods
+  inspect POD                   a pod as JSON
+  exec POD [-c NAME] [-e K=V] -- CMD ARGS   run CMD in a pod's container
+  stop POD...                   stop pods (TERM, grace, KILL)
+  rm [-f] POD...                remove stopped pods (-f: stop them first)
+  logs POD [-c NAME]            print container output of a detached pod
+
+exit codes: 125 launcher error, 126 command cannot run, 127 command not
+found, else the (first failing) container's code, 128+N for signal N.
+"""
+
+COMMANDS = ("run", "ps", "inspect", "exec", "stop", "rm", "logs")
+
+
+class _Args:
+    """Walks argv: options with values as `--opt V` or `--opt=V`."""
+
+    def __init__(self, argv):
+        self.argv = list(argv)
+        self.i = 0
+
+    def more(self):
+        return self.i < len(self.argv)
+
+    def next(self):
+        a = self.argv[self.i]
+        self.i += 1
+        return a
+
+    def value(self, opt, inline):
+        """The option's value: inline (`--opt=V`) or the next word."""
+        if inline is not None:
+            return inline
+        if not self.more():
+            raise LauncherError(f"option {opt} needs a value")
+        return self.next()
+
+    def rest(self):
+        out = self.argv[self.i:]
+        self.i = len(self.argv)
+        return out
+
+
+def _split_opt(a):
+    """('--opt', 'V') for '--opt=V'; (a, None) otherwise."""
+    if a.startswith("--") and "=" in a:
+        k, _, v = a.partition("=")
+        return k, v
+    return a, None
+
+
+def _env_pair(text):
+    k, eq, v = text.partition("=")
+    if not eq or not k:
+        raise LauncherError(f"bad environment variable {text!r}: use KEY=VALUE")
+    return k, v
+
+
+def _container_name(argv0):
+    """A default container name from a command: its basename as a DNS label."""
+    base = os.path.basename(argv0).lower()
+    name = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "-" for ch in base)
+    name = name.strip("-")[:63].strip("-")
+    return name or "main"
+
+
+def _parse_run(args):
+    from launcher.spec import ContainerSpec, PodSpec
+    spec = PodSpec()
+    opts = {"detach": False, "demo": False}
+    env = {}
+    named = []   # (name, command text)
+    cmd = None
+    while args.more():
+        raw = args.next()
+        a, inline = _split_opt(raw)
+        if a == "--":
+            cmd = args.rest()
+            if not cmd:
+                raise LauncherError("empty command after '--'")
+        elif a == "--name":
+            spec.name = args.value(a, inline)
+        elif a == "--share-pid" and inline is None:
+            spec.share_pid = True
+        elif a == "--pause":
+            spec.pause = args.value(a, inline)
+        elif a in ("-d", "--detach") and inline is None:
+            opts["detach"] = True
+        elif a in ("-e", "--env"):
+            k, v = _env_pair(args.value(a, inline))
+            env[k] = v
+        elif a in ("-c", "--container"):
+            text = args.value(a, inline)
+            name, eq, line = text.partition("=")
+            if not eq:
+                raise LauncherError(f"bad -c {text!r}: use NAME='command line'")
+            named.append((name, line))
+        elif a == "--grace":
+            v = args.value(a, inline)
+            try:
+                spec.grace = float(v)
+            except ValueError:
+                raise LauncherError(f"bad --grace {v!r}: a number of seconds") from None
+        elif a == "--restart":
+            spec.restart = args.value(a, inline)
+        elif a == "--no-new-privileges" and inline is None:
+            spec.no_new_privs = True
+        elif a == "--cap-drop":
+            spec.cap_drop.append(args.value(a, inline))
+        elif a in ("-h", "--help"):
+            opts["help"] = True
+        elif raw.startswith("-"):
+            raise LauncherError(f"run: unknown option {raw!r}")
+        else:
+            cmd = [raw] + args.rest()
+    if opts.get("help"):
+        return opts, spec
+    import shlex
+    if cmd:
+        spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env))
+    for name, line in named:
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            raise LauncherError(f"bad -c {name}=...: {e}") from None
+        if not argv:
+            raise LauncherError(f"container {name!r}: empty command")
+        spec.containers.append(ContainerSpec(name, argv, env))
+    if not spec.containers:
+        opts["demo"] = True
+        if opts["detach"]:
+            raise LauncherError("the demo runs in the foreground: drop -d or give a command")
+        spec.name = spec.name or "demo"
+    from launcher.spec import check_name, validate
+    if opts["demo"]:
+        check_name("pod", spec.name)
+        if spec.restart != "Never" or not (0 <= spec.grace <= 3600):
+            validate(spec)   # reports the bad value
+    else:
+        validate(spec)
+    if spec.cap_drop:
+        from launcher.sandbox import drop_caps_check
+        drop_caps_check(spec.cap_drop)
+    return opts, spec
+
+
+def _parse_simple(cmd, args):
+    """Options of ps/inspect/exec/stop/rm/logs; returns a dict."""
+    o = {"pods": [], "container": None, "format": "table", "force": False,
+         "env": {}, "argv": None}
+    while args.more():
+        raw = args.next()
+        a, inline = _split_opt(raw)
+        if a == "--" and cmd == "exec":
+            o["argv"] = args.rest()
+            if not o["argv"]:
+                raise LauncherError("exec: empty command after '--'")
+        elif a in ("-c", "--container") and cmd in ("exec", "logs"):
+            o["container"] = args.value(a, inline)
+        elif a in ("-e", "--env") and cmd == "exec":
+            k, v = _env_pair(args.value(a, inline))
+            o["env"][k] = v
+        elif a == "--format" and cmd == "ps":
+            o["format"] = args.value(a, inline)
+            if o["format"] not in ("table", "json"):
+                raise LauncherError(f"ps: unknown format {o['format']!r} (table or json)")
+        elif a in ("-f", "--force") and cmd == "rm" and inline is None:
+            o["force"] = True
+        elif a in ("-h", "--help") and inline is None:
+            o["help"] = True
+        elif raw.startswith("-") and raw != "-":
+            raise LauncherError(f"{cmd}: unknown option {raw!r}")
+        elif cmd == "exec" and o["pods"]:
+            o["argv"] = [raw] + args.rest()
+        else:
+            o["pods"].append(raw)
+    if o.get("help"):
+        return o
+    want = {"ps": (0, 0), "inspect": (1, 1), "exec": (1, 1), "logs": (1, 1),
+            "stop": (1, None), "rm": (1, None)}[cmd]
+    n = len(o["pods"])
+    if n < want[0] or (want[1] is not None and n > want[1]):
+        raise LauncherError(f"{cmd}: expected {'one pod' if want == (1, 1) else 'a pod'}"
+                            if want[0] else f"{cmd}: unexpected argument {o['pods'][0]!r}")
+    if cmd == "exec" and not o["argv"]:
+        raise LauncherError("exec: no command (use: launcher exec POD -- CMD ARGS)")
+    if cmd in ("exec", "logs") and o["container"] is not None:
+        from launcher.spec import check_name
+        check_name("container", o["container"])
+    return o
+
+
+def parse(argv):
+    """(command, options) for argv (without the program name). Raises
+    LauncherError for anything it cannot make sense of."""
+    args = _Args(argv)
+    if not args.more():
+        raise LauncherError("no command (try: launcher --help)")
+    cmd = args.next()
+    if cmd in ("-h", "--help", "help"):
+        return "help", None
+    if cmd in ("-v", "--version", "version"):
+        return "version", None
+    if cmd not in COMMANDS:
+        raise LauncherError(f"unknown command {cmd!r} (commands: {', '.join(COMMANDS)})")
+    if cmd == "run":
+        return cmd, _parse_run(args)
+    return cmd, _parse_simple(cmd, args)
+
+
+def dispatch(cmd, opts):
+    """Runs a parsed command; returns the exit code."""
+    if cmd == "help" or (opts and isinstance(opts, dict) and opts.get("help")) or \
+            (cmd == "run" and opts[0].get("help")):
+        sys.stdout.write(USAGE)
+        return 0
+    if cmd == "version":
+        from pause._version import __version__
+        print(f"launcher {__version__}")
+        return 0
+    if os.geteuid() != 0:
+        raise LauncherError("needs root: namespaces are created without user namespaces")
+    if cmd == "run":
+        run_opts, spec = opts
+        if run_opts["demo"]:
+            from launcher.demo import demo
+            return demo(spec)
+        from launcher import supervise
+        if run_opts["detach"]:
+            print(supervise.run_detached(spec), flush=True)
+            return 0
+        return supervise.run_foreground(spec)
+    from launcher import ops
+    return getattr(ops, "cmd_" + cmd)(opts)
+
+
+def main(argv=None):
+    """Entry point of the `launcher` command."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return dispatch(*parse(argv))
+    except LauncherError as e:
+        _say(str(e))
+        return e.code
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_LAUNCHER
+    except Exception as e:   # a bug: still one line, the traceback on request
+        if os.environ.get("LAUNCHER_DEBUG"):
+            raise
+        _say(f"internal error: {type(e).__name__}: {e} (LAUNCHER_DEBUG=1 for details)")
+        return EXIT_LAUNCHER
+
+
+def _say(msg):
+    try:
+        sys.stderr.write(f"launcher: {msg}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""All namespace, mount and prctl system calls of the launcher, in one place.
+
+Thin wrappers over the compiled cffi module launcher._nsc (setns, unshare,
+mount, prctl) and a few os-level helpers (pidfds, /proc/PID/stat start times,
+namespace inodes, bringing loopback up with an ioctl). Failures raise
+LauncherError with the call and errno spelled out.
+"""
+import errno
+import fcntl
+import os
+import select
+import socket
+import struct
+
+from launcher._nsc import ffi, lib
+from launcher.errors import LauncherError
+
+CLONE_NEWNS = lib.CLONE_NEWNS
+CLONE_NEWUTS = lib.CLONE_NEWUTS
+CLONE_NEWIPC = lib.CLONE_NEWIPC
+CLONE_NEWPID = lib.CLONE_NEWPID
+CLONE_NEWNET = lib.CLONE_NEWNET
+SANDBOX_NS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+
+# The namespaces a pod records and reports, by their /proc/PID/ns names.
+NS_NAMES = ("net", "ipc", "uts", "pid", "mnt")
+
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def _check(ret, what):
+    """Raises LauncherError naming `what` and errno when a call returned -1."""
+    if ret == -1:
+        err = ffi.errno
+        hint = ""
+        if err == errno.EINVAL and what.startswith("setns"):
+            hint = " (kernel older than 5.8, or a namespace we may not enter)"
+        raise LauncherError(f"{what}: {os.strerror(err)}{hint}")
+    return ret
+
+
+def setns(fd, nstype):
+    """Joins the namespaces `nstype` (CLONE_NEW* bits) of fd: a pidfd joins
+    several at once (Linux >= 5.8), an ns file joins that one namespace.
+    CLONE_NEWPID only affects children forked afterwards."""
+    _check(lib.setns(fd, nstype), f"setns({nstype:#x})")
+
+
+def unshare(flags):
+    """Moves the caller into new namespaces (CLONE_NEWPID: its next child)."""
+    _check(lib.unshare(flags), f"unshare({flags:#x})")
+
+
+def mount(source, target, fstype, flags, data=None):
+    """mount(2); None for source/fstype/data passes NULL."""
+    src = ffi.NULL if source is None else source.encode()
+    typ = ffi.NULL if fstype is None else fstype.encode()
+    dat = ffi.NULL if data is None else data.encode()
+    _check(lib.mount(src, target.encode(), typ, flags, dat), f"mount {target}")
+
+
+def private_mounts():
+    """Makes every mount of the caller's (fresh) mount namespace private, so
+    nothing mounted afterwards propagates back to the host."""
+    mount(None, "/", None, lib.MS_REC | lib.MS_PRIVATE)
+
+
+def mount_proc():
+    """Mounts a /proc for the caller's PID namespace over /proc."""
+    mount("proc", "/proc", "proc", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC)
+
+
+def set_pdeathsig(sig):
+    """The kernel sends `sig` to the caller when its parent exits."""
+    _check(lib.nsc_prctl(lib.PR_SET_PDEATHSIG, sig), "prctl(PR_SET_PDEATHSIG)")
+
+
+def set_child_subreaper():
+    """Orphaned descendants are reparented to the caller (not to init)."""
+    _check(lib.nsc_prctl(lib.PR_SET_CHILD_SUBREAPER, 1), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def set_no_new_privs():
+    """execve() can no longer grant privileges (setuid bits, file caps)."""
+    _check(lib.nsc_prctl(lib.PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def loopback_up():
+    """Sets IFF_UP on `lo` of the caller's network namespace with two ioctls
+    on a socket made inside it (no `ip` command, no netlink)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def starttime(pid):
+    """The start time (clock ticks since boot) of pid from /proc/PID/stat, or
+    None if there is no such process. (pid, starttime) names a process for
+    good: a reused pid has a later start time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: fields restart after the last ')'.
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def is_zombie(pid):
+    """True if pid exists but has exited and waits for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rindex(b")") + 2:data.rindex(b")") + 3] in (b"Z", b"X")
+
+
+def alive(pid, start):
+    """True if the process recorded as (pid, start) still runs (not a zombie)."""
+    return bool(pid) and starttime(pid) == start and not is_zombie(pid)
+
+
+def open_pidfd(pid, start):
+    """A pidfd for the process recorded as (pid, start), or None if it is gone.
+    The start time is checked after opening, so the fd cannot name a process
+    that merely reused the pid."""
+    if not pid:
+        return None
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    if starttime(pid) != start or is_zombie(pid):
+        os.close(fd)
+        return None
+    return fd
+
+
+def wait_pidfd(fd, timeout):
+    """Waits up to `timeout` seconds for the process behind pidfd to exit;
+    True if it did."""
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    return bool(p.poll(max(0, timeout) * 1000))
+
+
+def ns_inodes(pid):
+    """{name: inode} of pid's namespaces; call only while pid is known to be
+    the intended process (our unreaped child), never on a stale pid."""
+    out = {}
+    for name in NS_NAMES:
+        try:
+            out[name] = os.stat(f"/proc/{pid}/ns/{name}").st_ino
+        except OSError:
+            pass
+    return out

@@ -1,0 +1,200 @@
+"""The commands that act on existing pods: ps, inspect, exec, stop, rm, logs.
+
+They read pod records and live status through launcher.state, reach
+processes only through pidfds checked against the recorded start time (a pid
+alone could have been reused), and raise LauncherError for anything the user
+must hear about.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+from launcher import ns, state
+from launcher.errors import LauncherError
+
+STOP_EXTRA = 10.0   # seconds beyond the grace period that stop waits
+
+
+def _age(t):
+    s = int(time.time() - t)
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= n:
+            return f"{s // n}{unit} ago"
+    return f"{s}s ago"
+
+
+def _summary(st):
+    """The ps view of a pod status."""
+    return {"id": st["id"], "name": st["name"], "state": st["state"],
+            "created": st["created"], "pause_pid": st.get("pause", {}).get("pid"),
+            "containers": [{"name": c["name"], "state": c["state"],
+                            "exit_code": c.get("exit_code")} for c in st["containers"]]}
+
+
+def cmd_ps(o):
+    """Lists every pod: table or JSON."""
+    root = state.root()
+    pods = [state.status(d, rec) for d, rec in state.all_pods(root)]
+    if o["format"] == "json":
+        print(json.dumps([_summary(p) for p in pods]))
+        return 0
+    rows = [("POD ID", "NAME", "STATE", "PAUSE PID", "CONTAINERS", "CREATED")]
+    for p in pods:
+        ctrs = ",".join(f"{c['name']}({c['state'] if c['exit_code'] is None else c['exit_code']})"
+                        for c in p["containers"])
+        rows.append((p["id"][:12], p["name"], p["state"],
+                     str(p.get("pause", {}).get("pid", "-")), ctrs, _age(p["created"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def cmd_inspect(o):
+    """One pod as JSON: ids, pause, namespace inodes, containers, state."""
+    d, rec = state.resolve(state.root(), o["pods"][0])
+    st = state.status(d, rec)
+    st["dir"] = d
+    if st["state"] in ("exited", "dead"):
+        st["exit_code"] = state.pod_exit_code(st)
+    print(json.dumps(st, indent=2))
+    return 0
+
+
+def _target(st, name):
+    """The container record exec/logs act on: by name, else the first."""
+    if not st["containers"]:
+        raise LauncherError(f"pod {st['name']!r} has no container")
+    if name is None:
+        running = [c for c in st["containers"] if c["state"] == "running"]
+        return running[0] if running else st["containers"][0]
+    for c in st["containers"]:
+        if c["name"] == name:
+            return c
+    raise LauncherError(f"pod {st['name']!r} has no container {name!r}")
+
+
+def cmd_exec(o):
+    """Runs a command inside a container's namespaces (net, IPC, UTS, PID,
+    mount), entered through a pidfd verified against the recorded start
+    time. Returns the command's exit code (126/127 if it cannot run)."""
+    from launcher.sandbox import _child_fail, _read_status, _reset_signals
+    d, rec = state.resolve(state.root(), o["pods"][0])
+    st = state.status(d, rec)
+    if st["state"] != "running":
+        raise LauncherError(f"pod {st['name']!r} is not running ({st['state']})")
+    c = _target(st, o["container"])
+    pidfd = ns.open_pidfd(c.get("pid"), c.get("start")) if c["state"] == "running" else None
+    if pidfd is None:
+        raise LauncherError(f"container {c['name']!r} of pod {st['name']!r} is not running")
+    spec_env = next((x.get("env", {}) for x in rec["spec"]["containers"]
+                     if x["name"] == c["name"]), {})
+    env = dict(os.environ, HOSTNAME=rec["name"], **spec_env)
+    env.update(o["env"])
+    argv = o["argv"]
+    ns.setns(pidfd, ns.CLONE_NEWPID)
+    st_r, st_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(st_r)
+            ns.set_pdeathsig(signal.SIGKILL)
+            ns.setns(pidfd, ns.SANDBOX_NS | ns.CLONE_NEWNS)
+            _reset_signals()
+            os.execvpe(argv[0], argv, env)
+        except BaseException as e:
+            _child_fail(st_w, e)
+    os.close(st_w)
+    os.close(pidfd)
+    for s in (signal.SIGINT, signal.SIGQUIT):   # the terminal sends them to the child too
+        signal.signal(s, signal.SIG_IGN)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, lambda sig, _f: os.kill(pid, sig))
+    failed = _read_status(st_r)
+    _, status = os.waitpid(pid, 0)
+    if failed:
+        raise LauncherError(f"exec: cannot run {argv[0]!r}: {failed[1]}", failed[0])
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _stop(d, rec):
+    """Asks the pod's supervisor to stop the pod (SIGTERM through a pidfd)
+    and waits for it to finish; False if it did not in time."""
+    sup = rec.get("supervisor") or {}
+    fd = ns.open_pidfd(sup.get("pid"), sup.get("start"))
+    if fd is None:
+        return True
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGTERM)
+        return ns.wait_pidfd(fd, rec["spec"]["grace"] * 2 + STOP_EXTRA)
+    finally:
+        os.close(fd)
+
+
+def cmd_stop(o):
+    """Stops each pod given; prints its name."""
+    root = state.root()
+    for ref in o["pods"]:
+        d, rec = state.resolve(root, ref)
+        if not _stop(d, rec):
+            raise LauncherError(f"pod {rec['name']!r} did not stop in time")
+        print(rec["name"])
+    return 0
+
+
+def _kill_leftovers(rec):
+    """SIGKILLs any recorded pod process that still runs (after a dead
+    supervisor) and waits for it to go."""
+    procs = [rec.get("pause") or {}] + list(rec.get("containers", []))
+    for p in procs:
+        fd = ns.open_pidfd(p.get("pid"), p.get("start"))
+        if fd is not None:
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                ns.wait_pidfd(fd, 5.0)
+            finally:
+                os.close(fd)
+
+
+def cmd_rm(o):
+    """Removes stopped (exited or dead) pods; -f stops running ones first."""
+    root = state.root()
+    for ref in o["pods"]:
+        d, rec = state.resolve(root, ref)
+        st = state.status(d, rec)
+        if st["state"] in ("running", "creating"):
+            if not o["force"]:
+                raise LauncherError(f"pod {rec['name']!r} is running: stop it first or use rm -f")
+            if not _stop(d, rec):
+                raise LauncherError(f"pod {rec['name']!r} did not stop in time")
+        _kill_leftovers(rec)
+        with state.Lock(root):
+            state.remove(d)
+        print(rec["name"])
+    return 0
+
+
+def cmd_logs(o):
+    """Prints the logged output of a pod's containers (one container with
+    -c; several are prefixed with their names)."""
+    d, rec = state.resolve(state.root(), o["pods"][0])
+    names = [c["name"] for c in rec.get("containers") or rec["spec"]["containers"]]
+    if o["container"] is not None:
+        if o["container"] not in names:
+            raise LauncherError(f"pod {rec['name']!r} has no container {o['container']!r}")
+        names = [o["container"]]
+    out = sys.stdout.buffer
+    for name in names:
+        try:
+            with open(state.log_path(d, name), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if len(names) > 1:
+            data = b"".join(name.encode() + b" | " + ln + b"\n" for ln in data.splitlines())
+        out.write(data)
+    out.flush()
+    return 0

@@ -1,0 +1,97 @@
+"""What a pod is made of, before anything is created: PodSpec and
+ContainerSpec, with every check that can be done without touching the system.
+
+The CLI (and later `launcher play`, issue 4) builds a PodSpec; validate()
+rejects bad names, duplicates and empty commands up front, so set-up never
+starts for input that cannot work.
+"""
+import re
+
+from launcher.errors import LauncherError
+
+# RFC 1123 label: the pod name is also the hostname, container names are DNS labels.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+RESTART_POLICIES = ("Never", "OnFailure", "Always")
+PAUSE_IMPLS = ("c", "cffi", "python")
+
+
+class ContainerSpec:
+    """One container: a name, the command (argv), extra environment, cwd."""
+
+    def __init__(self, name, argv, env=None, cwd=None):
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env or {})
+        self.cwd = cwd
+
+    def to_dict(self):
+        return {"name": self.name, "argv": self.argv, "env": self.env, "cwd": self.cwd}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["name"], d["argv"], d.get("env"), d.get("cwd"))
+
+
+class PodSpec:
+    """A pod: name, whether containers share pause's PID namespace, which
+    pause to run, the containers, the stop grace period and restart policy."""
+
+    def __init__(self, name=None, containers=(), share_pid=False, pause="c",
+                 grace=10.0, restart="Never", no_new_privs=False, cap_drop=()):
+        self.name = name
+        self.containers = list(containers)
+        self.share_pid = share_pid
+        self.pause = pause
+        self.grace = grace
+        self.restart = restart
+        self.no_new_privs = no_new_privs
+        self.cap_drop = list(cap_drop)
+
+    def to_dict(self):
+        return {"name": self.name, "share_pid": self.share_pid, "pause": self.pause,
+                "grace": self.grace, "restart": self.restart,
+                "no_new_privs": self.no_new_privs, "cap_drop": self.cap_drop,
+                "containers": [c.to_dict() for c in self.containers]}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["name"], [ContainerSpec.from_dict(c) for c in d["containers"]],
+                   d["share_pid"], d["pause"], d["grace"], d["restart"],
+                   d.get("no_new_privs", False), d.get("cap_drop", ()))
+
+
+def check_name(kind, name):
+    """Raises unless name is a DNS label (lower-case, digits, '-', <= 63)."""
+    if not isinstance(name, str) or not _LABEL.match(name):
+        raise LauncherError(f"invalid {kind} name {name!r}: use lower-case letters, "
+                            "digits and '-', 1-63 characters, starting and ending "
+                            "with a letter or digit")
+
+
+def validate(spec):
+    """Checks a whole PodSpec; raises LauncherError on the first problem."""
+    if spec.name is not None:
+        check_name("pod", spec.name)
+    if not spec.containers:
+        raise LauncherError("no container: give a command after '--' or -c NAME='CMD'")
+    seen = set()
+    for c in spec.containers:
+        check_name("container", c.name)
+        if c.name in seen:
+            raise LauncherError(f"duplicate container name {c.name!r}")
+        seen.add(c.name)
+        if not c.argv or not c.argv[0]:
+            raise LauncherError(f"container {c.name!r}: empty command")
+        for k in c.env:
+            if not k or "=" in k or "\0" in k:
+                raise LauncherError(f"container {c.name!r}: invalid variable name {k!r}")
+        for arg in list(c.argv) + list(c.env.values()):
+            if "\0" in arg:
+                raise LauncherError(f"container {c.name!r}: NUL byte in command or env")
+    if spec.restart not in RESTART_POLICIES:
+        raise LauncherError(f"invalid restart policy {spec.restart!r}: "
+                            f"use one of {', '.join(RESTART_POLICIES)}")
+    if spec.restart != "Never":
+        raise LauncherError(f"--restart {spec.restart} is not supported yet (only Never)")
+    if not (0 <= spec.grace <= 3600):
+        raise LauncherError(f"invalid grace period {spec.grace}: 0 to 3600 seconds")

@@ -1,0 +1,197 @@
+"""Pod state on disk: one directory per pod under the state root.
+
+Root: $LAUNCHER_STATE_DIR, else /run/launcher for root, else
+$XDG_RUNTIME_DIR/launcher; mode 0700. Each pod directory holds `pod.json`
+(written by Python only: atomically, temp file + rename, under an flock on
+the root's `.lock`), and files the supervisor writes as things happen, each
+also atomically: `ctr-NAME.exit` and `sandbox.exit` ("exit N" or
+"signal N"), `done` once the pod is fully torn down, and the logs
+`ctr-NAME.log` and `sandbox.log`. A pod is "running" while its supervisor
+(pid + start time) lives, "exited" once `done` exists, and "dead" when the
+supervisor vanished without writing `done` (it was killed).
+"""
+import fcntl
+import json
+import os
+import shutil
+import time
+
+from launcher import ns
+from launcher.errors import LauncherError
+
+RECORD = "pod.json"
+
+
+def root():
+    """The state root, created with mode 0700 if missing."""
+    path = os.environ.get("LAUNCHER_STATE_DIR")
+    if not path:
+        if os.geteuid() == 0:
+            path = "/run/launcher"
+        elif os.environ.get("XDG_RUNTIME_DIR"):
+            path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "launcher")
+        else:
+            raise LauncherError("no state directory: set LAUNCHER_STATE_DIR or XDG_RUNTIME_DIR")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError as e:
+        raise LauncherError(f"state directory {path}: {e.strerror}") from None
+    return path
+
+
+class Lock:
+    """Exclusive flock on the root's .lock: held around every read-modify-
+    write of pod records and around name allocation."""
+
+    def __init__(self, rootdir):
+        self.path = os.path.join(rootdir, ".lock")
+        self.fd = -1
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def write_atomic(path, data):
+    """Writes bytes or str to path via a temp file and rename(2)."""
+    if isinstance(data, str):
+        data = data.encode()
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def save(poddir, record):
+    """Writes the pod record atomically (caller holds the Lock)."""
+    write_atomic(os.path.join(poddir, RECORD), json.dumps(record, indent=1) + "\n")
+
+
+def load(poddir):
+    """The pod record of poddir, or None if it is missing or half-made."""
+    try:
+        with open(os.path.join(poddir, RECORD)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def pod_dirs(rootdir):
+    """Every pod directory under the root (names are pod ids)."""
+    try:
+        names = os.listdir(rootdir)
+    except OSError:
+        return []
+    return [os.path.join(rootdir, n) for n in sorted(names)
+            if not n.startswith(".") and os.path.isdir(os.path.join(rootdir, n))]
+
+
+def all_pods(rootdir):
+    """[(poddir, record)] for every readable pod."""
+    out = []
+    for d in pod_dirs(rootdir):
+        rec = load(d)
+        if rec is not None:
+            out.append((d, rec))
+    return out
+
+
+def resolve(rootdir, ref):
+    """(poddir, record) for a pod given by name, id or unique id prefix."""
+    pods = all_pods(rootdir)
+    for d, rec in pods:
+        if ref in (rec["id"], rec["name"]):
+            return d, rec
+    hits = [(d, rec) for d, rec in pods if ref and rec["id"].startswith(ref)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise LauncherError(f"pod id prefix {ref!r} is ambiguous")
+    raise LauncherError(f"no such pod: {ref!r}")
+
+
+def new_id():
+    """A random 64-bit pod id in hex (12 characters are shown, like podman)."""
+    return os.urandom(8).hex()
+
+
+def read_exit(path):
+    """(code, detail) from an exit file: podman-style code (128+N for
+    signal N) and the raw "exit N" / "signal N" text; None if absent."""
+    try:
+        with open(path) as f:
+            kind, _, num = f.read().strip().partition(" ")
+        n = int(num)
+    except (OSError, ValueError):
+        return None
+    return (128 + n if kind == "signal" else n), f"{kind} {n}"
+
+
+def exit_path(poddir, cname):
+    return os.path.join(poddir, f"ctr-{cname}.exit")
+
+
+def log_path(poddir, cname):
+    return os.path.join(poddir, f"ctr-{cname}.log")
+
+
+def status(poddir, rec):
+    """The record enriched with live facts: pod state, and per container
+    state, exit code and finish time. Reads /proc and the exit files."""
+    sup = rec.get("supervisor") or {}
+    sup_alive = ns.alive(sup.get("pid"), sup.get("start"))
+    done = os.path.exists(os.path.join(poddir, "done"))
+    if sup_alive:
+        state = "running" if rec.get("state") != "creating" else "creating"
+    else:
+        state = "exited" if done else "dead"
+    out = dict(rec, state=state)
+    out["containers"] = []
+    for c in rec.get("containers", []):
+        c = dict(c)
+        ex = read_exit(exit_path(poddir, c["name"]))
+        if ex:
+            c["state"], c["exit_code"], c["exit"] = "exited", ex[0], ex[1]
+            try:
+                c["finished"] = os.stat(exit_path(poddir, c["name"])).st_mtime
+            except OSError:
+                pass
+        elif c.get("pid") and ns.alive(c["pid"], c.get("start")):
+            c["state"], c["exit_code"] = "running", None
+        else:
+            c["state"], c["exit_code"] = ("dead" if not sup_alive else "unknown"), None
+        out["containers"].append(c)
+    px = read_exit(os.path.join(poddir, "sandbox.exit"))
+    if "pause" in out:
+        pause = dict(out["pause"])
+        pause["exit"] = px[1] if px else None
+        pause["running"] = ns.alive(pause.get("pid"), pause.get("start"))
+        out["pause"] = pause
+    return out
+
+
+def pod_exit_code(st):
+    """podman's rule for a pod: the first failing container's code (in
+    declaration order), else 0."""
+    for c in st["containers"]:
+        if c.get("exit_code"):
+            return c["exit_code"]
+    return 0
+
+
+def remove(poddir):
+    """Deletes a pod directory and everything in it."""
+    shutil.rmtree(poddir, ignore_errors=True)
+
+
+def now():
+    return time.time()
