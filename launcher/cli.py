@@ -142,10 +142,10 @@ def _parse_run(args):
             cmd = [raw] + args.rest()
     if opts.get("help"):
         return opts, spec
-    import shlex
     if cmd:
         spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env))
     for name, line in named:
+        import shlex   # only here: it imports re, which costs start-up time
         try:
             argv = shlex.split(line)
         except ValueError as e:

@@ -1,16 +1,13 @@
 """All namespace, mount and prctl system calls of the launcher, in one place.
 
 Thin wrappers over the compiled cffi module launcher._nsc (setns, unshare,
-mount, prctl) and a few os-level helpers (pidfds, /proc/PID/stat start times,
-namespace inodes, bringing loopback up with an ioctl). Failures raise
+mount, prctl, sethostname, loopback) and a few os-level helpers (pidfds, /proc/PID/stat start times,
+namespace inodes). Failures raise
 LauncherError with the call and errno spelled out.
 """
 import errno
-import fcntl
 import os
 import select
-import socket
-import struct
 
 from launcher._nsc import ffi, lib
 from launcher.errors import LauncherError
@@ -24,10 +21,6 @@ SANDBOX_NS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 
 # The namespaces a pod records and reports, by their /proc/PID/ns names.
 NS_NAMES = ("net", "ipc", "uts", "pid", "mnt")
-
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
 
 
 def _check(ret, what):
@@ -88,12 +81,15 @@ def set_no_new_privs():
 
 
 def loopback_up():
-    """Sets IFF_UP on `lo` of the caller's network namespace with two ioctls
-    on a socket made inside it (no `ip` command, no netlink)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+    """Brings `lo` of the caller's network namespace up (an ioctl on a socket
+    made inside it, in the cffi module: no `ip` command, no netlink)."""
+    _check(lib.nsc_loopback_up(), "bringing loopback up")
+
+
+def sethostname(name):
+    """Sets the hostname of the caller's UTS namespace."""
+    raw = name.encode()
+    _check(lib.sethostname(raw, len(raw)), "sethostname")
 
 
 def starttime(pid):

@@ -173,6 +173,7 @@ def cmd_rm(o):
         _kill_leftovers(rec)
         with state.Lock(root):
             state.remove(d)
+            state.release_name(root, rec["name"], rec["id"])
         print(rec["name"])
     return 0
 

@@ -13,8 +13,11 @@ an exec failure back (EOF means exec succeeded).
 import errno
 import os
 import select
-import signal
-import socket
+
+try:   # signal without its enum wrappers: importing enum costs ~4 ms of start-up
+    import _signal as signal
+except ImportError:   # not CPython
+    import signal
 
 from launcher import ns
 from launcher.errors import (EXIT_CANNOT_RUN, EXIT_LAUNCHER, EXIT_NOT_FOUND,
@@ -142,7 +145,7 @@ class Spawner:
                     os.setsid()
                     self._guard_parent()
                     ns.unshare(ns.SANDBOX_NS)
-                    socket.sethostname(hostname)
+                    ns.sethostname(hostname)
                     ns.loopback_up()
                     _reset_signals()
                     os.dup2(self.devnull, 0)

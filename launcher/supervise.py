@@ -13,10 +13,14 @@ another grace period). Exits are written to the pod directory as they happen
 (ctr-NAME.exit, sandbox.exit), in the same format as the C monitor.
 """
 import os
-import selectors
-import signal
+import select
 import sys
 import time
+
+try:   # signal without its enum wrappers: importing enum costs ~4 ms of start-up
+    import _signal as signal
+except ImportError:   # not CPython
+    import signal
 
 from launcher import ns, state
 from launcher.errors import LauncherError
@@ -26,7 +30,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def pause_dir():
-    """The installed `pause` package's directory (found without importing it)."""
+    """The `pause` package's directory, found without importing it: next to
+    this package (checkout, editable or regular install), else by lookup."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pause")
+    if os.path.isfile(os.path.join(here, "__init__.py")):
+        return here
     from importlib.util import find_spec
     spec = find_spec("pause")
     if spec is None or not spec.submodule_search_locations:
@@ -117,10 +125,9 @@ class Pod:
         pause_argv, ready = pause_command(self.spec.pause)
         self.rootdir = state.root()
         with state.Lock(self.rootdir):
-            names = {rec["name"] for _, rec in state.all_pods(self.rootdir)}
             pod_id = state.new_id()
             name = self.spec.name or f"pod-{pod_id[:8]}"
-            if name in names:
+            if not state.claim_name(self.rootdir, name, pod_id):
                 raise LauncherError(f"pod name {name!r} is already in use "
                                     "(launcher rm it first)")
             self.dir = os.path.join(self.rootdir, pod_id)
@@ -191,7 +198,7 @@ class Pod:
             os.close(w)
             os.set_blocking(r, False)
             self.streams[r] = [proc, sink, b"", log]
-            self.sel.register(r, selectors.EVENT_READ)
+            self.sel.register(r, select.POLLIN)
         if pipes:
             self.logs.append(log)   # both streams are teed into it; closed in close()
         else:
@@ -206,10 +213,10 @@ class Pod:
 
     def _install_signals(self):
         """SIGCHLD and the stop signals wake the selector through a pipe."""
-        self.sel = selectors.DefaultSelector()
+        self.sel = select.poll()
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._wake_w = wake_w
-        self.sel.register(self.wake_r, selectors.EVENT_READ)
+        self.sel.register(self.wake_r, select.POLLIN)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *a: None)
         for s in STOP_SIGNALS:
@@ -275,15 +282,16 @@ class Pod:
                 return False
             waits = [t - now for t in (end, self.term_deadline if not self.killed else None)
                      if t is not None]
-            for key, _ in self.sel.select(max(0.0, min(waits)) if waits else None):
-                if key.fd == self.wake_r:
+            ms = max(0, int(min(waits) * 1000) + 1) if waits else None
+            for fd, _ in self.sel.poll(ms):
+                if fd == self.wake_r:
                     try:
                         while os.read(self.wake_r, 512):
                             pass
                     except BlockingIOError:
                         pass
-                else:
-                    self._pump(key.fd)
+                elif fd in self.streams:
+                    self._pump(fd)
 
     def _pump(self, fd):
         """Copies what a container wrote to our stdout/stderr, each line
@@ -348,7 +356,9 @@ class Pod:
                 p.code = 137
         self.close()
         if self.dir:
-            state.remove(self.dir)
+            with state.Lock(self.rootdir):
+                state.remove(self.dir)
+                state.release_name(self.rootdir, self.record["name"], self.record["id"])
 
     def close(self):
         """Closes our fds and restores signal handling (foreground teardown)."""
@@ -363,7 +373,6 @@ class Pod:
             signal.set_wakeup_fd(-1)
             for s in STOP_SIGNALS + (signal.SIGCHLD,):
                 signal.signal(s, signal.SIG_DFL)
-            self.sel.close()
             os.close(self.wake_r)
             os.close(self._wake_w)
             self.sel = None
@@ -379,6 +388,7 @@ class Pod:
         self.close()
         with state.Lock(self.rootdir):
             state.remove(self.dir)
+            state.release_name(self.rootdir, self.record["name"], self.record["id"])
 
 
 def run_foreground(spec):
