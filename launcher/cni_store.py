@@ -1,0 +1,145 @@
+"""The durable record of CNI attachments: one JSON file per sandbox in a
+state directory chosen by the caller, so that DEL can always be run later,
+by sandbox id, whatever died first.
+
+`<state_dir>/<sandbox_id>.cni.json` holds: pod, sandbox (CNI_CONTAINERID),
+network (and its whole conflist), ifname, netns path, port mappings, the
+plugin path, `phase` and the ADD result. Phases: "adding" (written before
+the first plugin runs), "added" (result recorded), "deleting" (a DEL has
+been claimed by `deleter`). `owner` is the process responsible for the
+attachment; when it is dead the record is an orphan for `gc`. Processes are
+identified by pid plus start time, so a reused pid is never taken for the
+owner. Files are written temp + fsync + rename + fsync(dir). Read-modify-
+write of records happens under an flock on `<state_dir>/.cni.lock`; plugins
+are never run under it.
+"""
+import fcntl
+import json
+import os
+
+SUFFIX = ".cni.json"
+LOCK = ".cni.lock"
+
+
+def proc_start(pid):
+    """The start time (clock ticks since boot) of a live, non-zombie process,
+    or None if it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def me():
+    """This process as an owner: {"pid", "start"}."""
+    return process(os.getpid())
+
+
+def process(pid):
+    """Process `pid` as an owner {"pid", "start"} (start None if gone)."""
+    return {"pid": pid, "start": proc_start(pid)}
+
+
+def alive(proc):
+    """True if the process {"pid", "start"} still runs (same start time)."""
+    return bool(proc) and proc.get("start") is not None and proc_start(proc["pid"]) == proc["start"]
+
+
+def path_of(state_dir, sandbox_id):
+    return os.path.join(state_dir, sandbox_id + SUFFIX)
+
+
+class Lock:
+    """Exclusive flock on the state dir's lock file (context manager)."""
+
+    def __init__(self, state_dir):
+        self.path = os.path.join(state_dir, LOCK)
+        self.fd = -1
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def _fsync_dir(state_dir):
+    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(state_dir, record):
+    """Writes the record durably: temp file, fsync, rename, fsync(dir)."""
+    path = path_of(state_dir, record["sandbox"])
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, (json.dumps(record, indent=1) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    _fsync_dir(state_dir)
+
+
+def load(state_dir, sandbox_id):
+    """The record of sandbox_id, or None."""
+    try:
+        with open(path_of(state_dir, sandbox_id)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def remove(state_dir, sandbox_id):
+    """Deletes the record durably (no error if it is already gone)."""
+    try:
+        os.unlink(path_of(state_dir, sandbox_id))
+    except FileNotFoundError:
+        return
+    _fsync_dir(state_dir)
+
+
+def all_records(state_dir):
+    """Every record in state_dir (unreadable ones skipped), and removes temp
+    files left by writers that died mid-write."""
+    out = []
+    try:
+        names = sorted(os.listdir(state_dir))
+    except FileNotFoundError:
+        return out
+    for name in names:
+        path = os.path.join(state_dir, name)
+        if ".cni.json.tmp" in name:
+            writer = name.rsplit(".tmp", 1)[1]
+            if writer.isdigit() and proc_start(int(writer)) is None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            continue
+        if name.endswith(SUFFIX):
+            try:
+                with open(path) as f:
+                    out.append(json.load(f))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def orphaned(record):
+    """True if nobody alive is responsible for the record: its DEL claimant
+    died, or (no DEL claimed) its owner died."""
+    if record.get("phase") == "deleting":
+        return not alive(record.get("deleter"))
+    return not alive(record.get("owner"))
