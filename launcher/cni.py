@@ -18,7 +18,7 @@ import os
 import subprocess
 
 from launcher import cni_store as store
-from launcher.cni_conf import (NAME_RE, CNIError, Network, find_plugin, load,  # noqa: F401
+from launcher.cni_conf import (BUILTIN_CONF_DIR, NAME_RE, CNIError, Network, find_plugin, load,  # noqa: F401
                                parse_port, parse_ports, plugin_dirs, validate)
 
 PLUGIN_TIMEOUT = 60.0        # seconds one plugin run may take
@@ -156,8 +156,14 @@ def _del_chain(record):
 
 def _finish_delete(state_dir, record):
     """Runs DEL for a record this process has claimed, then removes it. On
-    failure the record stays ("deleting"), for a retry or for gc."""
-    _del_chain(record)
+    failure the claim is dropped (phase "deleting", no deleter): the DEL is
+    pending, and the next delete or gc retries it."""
+    try:
+        _del_chain(record)
+    except CNIError:
+        record["deleter"] = None
+        store.save(state_dir, record)
+        raise
     store.remove(state_dir, record["sandbox"])
 
 
