@@ -1,0 +1,500 @@
+"""The launcher on real namespaces: run (foreground and detached), the pod's
+shared namespaces, exit codes, ps/inspect/exec/stop/rm/logs, the demo.
+
+Every test works in its own LAUNCHER_STATE_DIR (the `lx` fixture), and its
+teardown proves the pods left nothing: no process carrying that state dir in
+its environment (pause, containers and monitor all inherit it), no pod state.
+The helpers here are imported by the other test_launcher_* files.
+"""
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PY = sys.executable
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="launcher needs root (namespaces)")
+
+
+def wait_for(pred, timeout=10.0, interval=0.02):
+    """Polls pred() until truthy or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def proc_mounts():
+    """The host's proc mounts (mount point, super options): pods must add none."""
+    with open("/proc/self/mountinfo") as f:
+        return sorted(ln.split()[4] for ln in f if " - proc " in ln)
+
+
+class Launcher:
+    """Runs `python -m launcher` against a private state directory."""
+
+    def __init__(self, statedir):
+        self.statedir = str(statedir)
+        pypath = os.environ.get("PYTHONPATH")
+        self.env = dict(os.environ, LAUNCHER_STATE_DIR=self.statedir,
+                        PYTHONPATH=REPO + (os.pathsep + pypath if pypath else ""))
+        self.env.pop("LAUNCHER_MONITOR", None)
+        self.marker = f"LAUNCHER_STATE_DIR={self.statedir}".encode()
+
+    def argv(self, *args):
+        return [PY, "-m", "launcher", *args]
+
+    def run(self, *args, timeout=60, env=None, **kw):
+        """Runs the launcher to completion; a CompletedProcess with text output."""
+        return subprocess.run(self.argv(*args), capture_output=True, text=True,
+                              timeout=timeout, env=env or self.env, cwd=REPO, **kw)
+
+    def ok(self, *args, **kw):
+        """Runs the launcher, asserts exit 0, returns stdout."""
+        r = self.run(*args, **kw)
+        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+        return r.stdout
+
+    def popen(self, *args, env=None, **kw):
+        return subprocess.Popen(self.argv(*args), env=env or self.env, cwd=REPO, **kw)
+
+    def inspect(self, pod):
+        return json.loads(self.ok("inspect", pod))
+
+    def ps(self):
+        return json.loads(self.ok("ps", "--format", "json"))
+
+    def procs(self):
+        """Host pids of every live process started for this state dir."""
+        out = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    if self.marker in f.read().split(b"\0"):
+                        out.append(int(name))
+            except OSError:
+                pass
+        return out
+
+    def pod_files(self):
+        """What is left in the state dir besides the lock and name index."""
+        if not os.path.isdir(self.statedir):
+            return []
+        left = [n for n in os.listdir(self.statedir) if n not in (".lock", ".names")]
+        names = os.path.join(self.statedir, ".names")
+        if os.path.isdir(names):
+            left += [".names/" + n for n in os.listdir(names)]
+        return left
+
+    def cleanup(self):
+        """rm -f every pod, then assert nothing is left; returns problems."""
+        problems = []
+        for pod in self.ps():
+            if pod["state"] in ("running", "creating"):
+                problems.append(f"pod {pod['name']} still running at teardown")
+            self.run("rm", "-f", pod["id"])
+        if not wait_for(lambda: not self.procs(), 10):
+            problems.append(f"processes left: {self.procs()}")
+            for pid in self.procs():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.pod_files():
+            problems.append(f"state left: {self.pod_files()}")
+        return problems
+
+
+@pytest.fixture
+def lx(tmp_path):
+    """A Launcher with its own state dir; teardown checks for leaks."""
+    mounts = proc_mounts()
+    launcher = Launcher(tmp_path / "state")
+    yield launcher
+    problems = launcher.cleanup()
+    if proc_mounts() != mounts:
+        problems.append(f"proc mounts changed: {proc_mounts()} vs {mounts}")
+    assert not problems, problems
+
+
+def cmd(name, *argv):
+    """A `-c NAME=COMMAND LINE` value running argv."""
+    return f"{name}={shlex.join(argv)}"
+
+
+# -- run: the basics -------------------------------------------------------
+
+def test_run_true_exits_zero_and_leaves_nothing(lx):
+    """`run --share-pid -- true` exits 0, prints nothing and removes its pod."""
+    r = lx.run("run", "--share-pid", "--", "true")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert lx.pod_files() == []
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share-pid", "own-pid"])
+@pytest.mark.parametrize("script,code", [("exit 3", 3), ("exit 0", 0), ("kill -KILL $$", 137),
+                                         ("kill -TERM $$", 143)])
+def test_exit_code_is_the_workloads(lx, share, script, code):
+    """The exit code is the container's, 128+N when it died of signal N. In its
+    own PID namespace the command is PID 1, which the kernel shields from
+    signals sent from inside without a handler: `kill $$` does nothing there."""
+    args = ["run"] + (["--share-pid"] if share else []) + ["--", "sh", "-c", script]
+    want = code if share or "kill" not in script else 0
+    assert lx.run(*args).returncode == want
+
+
+def test_command_not_found_is_127(lx):
+    """A command that does not exist: exit 127 and one `launcher:` line."""
+    r = lx.run("run", "--", "no-such-command-here")
+    assert r.returncode == 127
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("launcher: ")
+    assert "no-such-command-here" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_command_not_executable_is_126(lx, tmp_path):
+    """A file without the execute bit: exit 126."""
+    f = tmp_path / "script"
+    f.write_text("#!/bin/sh\necho hi\n")
+    r = lx.run("run", "--", str(f))
+    assert r.returncode == 126, r.stderr
+    assert r.stderr.startswith("launcher: ") and "Traceback" not in r.stderr
+
+
+def test_output_is_prefixed_with_container_name(lx):
+    """Foreground output: every line prefixed `NAME | `, stdout and stderr kept apart."""
+    r = lx.run("run", "-c", "a=echo one", "-c", cmd("b", "sh", "-c", "echo two >&2; printf x >&2"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "a | one\n"
+    assert r.stderr == "b | two\nb | x\n"
+
+
+def test_first_failing_container_sets_the_code(lx):
+    """Several containers: the first failing one (in -c order) gives the code."""
+    r = lx.run("run", "-c", cmd("a", "sh", "-c", "sleep 0.3; exit 4"), "-c", "b=sh -c 'exit 5'",
+               "-c", "c=true")
+    assert r.returncode == 4
+    assert lx.run("run", "-c", "a=true", "-c", "b=sh -c 'exit 5'").returncode == 5
+
+
+def test_env_and_hostname(lx):
+    """-e reaches every container; HOSTNAME and the UTS hostname are the pod name."""
+    r = lx.run("run", "--name", "envpod", "-e", "FOO=bar baz", "--",
+               "sh", "-c", 'echo "$FOO|$HOSTNAME|$(hostname)"')
+    assert r.stdout == "sh | bar baz|envpod|envpod\n", r.stderr
+
+
+# -- the pod's namespaces --------------------------------------------------
+
+def test_shared_pid_ps_shows_pause_as_pid1_and_all_containers(lx):
+    """--share-pid: `ps` in one container shows /pause as PID 1 and the other
+    container's process."""
+    r = lx.run("run", "--share-pid", "-c", "sl=sleep 1.5",
+               "-c", cmd("show", "sh", "-c", "sleep 0.3; ps -eo pid,args"))
+    assert r.returncode == 0, r.stderr
+    lines = [ln.split(None, 3)[2:] for ln in r.stdout.splitlines() if ln.startswith("show |")]
+    pid1 = [ln for ln in lines if ln and ln[0] == "1"]
+    assert pid1 and pid1[0][1].split()[0].endswith("/pause"), r.stdout
+    assert any(ln[1] == "sleep 1.5" for ln in lines if len(ln) == 2), r.stdout
+
+
+def test_own_pid_namespace_command_is_pid1(lx):
+    """Without --share-pid each container's command is PID 1 of its own PID
+    namespace and sees neither pause nor the other containers."""
+    r = lx.run("run", "-c", "sl=sleep 1", "-c", cmd("show", "sh", "-c", 'echo "pid=$$"; ps -eo args'))
+    assert r.returncode == 0, r.stderr
+    out = [ln[len("show | "):] for ln in r.stdout.splitlines() if ln.startswith("show | ")]
+    assert out[0] == "pid=1"
+    assert not any("pause" in ln or "sleep" in ln for ln in out), out
+
+
+SERVER = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 7777)); s.listen()
+c, _ = s.accept(); c.sendall(b"hello from server"); c.close()
+"""
+CLIENT = """
+import socket, time
+for _ in range(500):
+    try:
+        c = socket.create_connection(("127.0.0.1", 7777), timeout=5); break
+    except OSError:
+        time.sleep(0.02)
+print(c.recv(100).decode())
+"""
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share-pid", "own-pid"])
+def test_containers_share_the_network_namespace(lx, share):
+    """Container A listens on 127.0.0.1:7777, container B connects to it
+    (loopback is up in the pod's network namespace)."""
+    r = lx.run("run", *(["--share-pid"] if share else []),
+               "-c", cmd("srv", PY, "-c", SERVER), "-c", cmd("cli", PY, "-c", CLIENT))
+    assert r.returncode == 0, r.stderr
+    assert "cli | hello from server" in r.stdout
+
+
+def test_containers_share_ipc_and_uts(lx):
+    """A SysV shm segment made in one container is visible in the other, not
+    on the host; both see the pod name as hostname."""
+    show = ("for i in $(seq 100); do ipcs -m | grep -q ' 4097 ' && break; sleep 0.05; done; "
+            "ipcs -m | grep -c ' 4097 '; hostname")
+    r = lx.run("run", "--name", "ipcpod", "-c", "mk=ipcmk -M 4097",
+               "-c", cmd("show", "sh", "-c", show))
+    assert r.returncode == 0, r.stderr
+    assert "show | 1\nshow | ipcpod\n" in r.stdout, r.stdout
+    host = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+    assert r.stdout.split("Shared memory id: ")[1].split()[0] not in \
+        [ln.split()[1] for ln in host.splitlines() if ln[:2] == "0x" and " 4097 " in ln]
+
+
+def test_orphans_in_shared_pid_pod_are_reaped_by_pause(lx):
+    """--share-pid: an orphan is reparented to PID 1 (pause), and reaped by it
+    when it exits (no zombie)."""
+    script = ("(sleep 0.6 &); sleep 0.2; ps -eo ppid=,args= | awk '$2 == \"sleep\" && $3 == \"0.6\"'; sleep 1; "
+              "ps -eo stat= | grep -c Z || true")
+    r = lx.run("run", "--share-pid", "--", "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["sh |       1 sleep 0.6", "sh | 0"], r.stdout
+
+
+def test_exec_failure_of_one_container_leaves_the_others(lx):
+    """One container cannot run (127): the other still runs; the pod's code is 127."""
+    r = lx.run("run", "-c", "bad=no-such-command-x", "-c", "good=echo fine")
+    assert r.returncode == 127
+    assert "good | fine" in r.stdout and "no-such-command-x" in r.stderr
+
+
+# -- options ---------------------------------------------------------------
+
+@pytest.mark.parametrize("pause", ["c", "python", "cffi", "catatonit -P"])
+def test_pause_choices_are_pid1(lx, pause):
+    """--pause c|python|cffi|CMD: that process is PID 1 of the shared PID namespace."""
+    if pause.startswith("catatonit") and not os.path.exists("/usr/bin/catatonit"):
+        pytest.skip("catatonit is not installed")
+    r = lx.run("run", "--share-pid", "--pause", pause, "--", "sh", "-c",
+               "tr '\\0' ' ' < /proc/1/cmdline")
+    assert r.returncode == 0, r.stderr
+    want = {"c": "/pause ", "python": "--impl python", "cffi": "--impl cffi",
+            "catatonit -P": "catatonit -P"}[pause]
+    assert want in r.stdout, r.stdout
+
+
+def test_no_new_privileges_and_cap_drop(lx):
+    """--no-new-privileges sets NoNewPrivs; --cap-drop ALL empties the bounding set,
+    --cap-drop NET_RAW clears just that bit (13)."""
+    grep = "grep -E '^(NoNewPrivs|CapBnd|CapEff)' /proc/self/status"
+    r = lx.run("run", "--no-new-privileges", "--cap-drop", "ALL", "--", "sh", "-c", grep)
+    fields = dict(ln[len("sh | "):].split(":\t") for ln in r.stdout.splitlines())
+    assert fields == {"NoNewPrivs": "1", "CapBnd": "0" * 16, "CapEff": "0" * 16}, r.stdout
+    r = lx.run("run", "--cap-drop", "net_raw", "--", "sh", "-c", grep)
+    fields = dict(ln[len("sh | "):].split(":\t") for ln in r.stdout.splitlines())
+    assert fields["NoNewPrivs"] == "0"
+    assert not int(fields["CapBnd"], 16) & (1 << 13) and int(fields["CapBnd"], 16) & 1
+
+
+def test_sigint_stops_the_pod_gracefully(lx):
+    """Ctrl-C (SIGINT to the launcher): the container gets TERM, its trap runs,
+    the launcher exits with the container's code and removes the pod."""
+    script = 'trap "echo got TERM; exit 0" TERM; echo started; while :; do sleep 0.05; done'
+    p = lx.popen("run", "--", "sh", "-c", script, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "sh | started\n"
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert (p.returncode, out) == (0, "sh | got TERM\n")
+
+
+def test_grace_period_then_kill(lx):
+    """A container that ignores TERM is KILLed after --grace seconds (137)."""
+    p = lx.popen("run", "--grace", "0.5", "--", "sh", "-c",
+                 "trap '' TERM; echo started; sleep 30", stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "sh | started\n"
+        t = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=20)
+        assert time.monotonic() - t < 8
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 137
+
+
+# -- detached pods: ps, inspect, exec, logs, stop, rm ----------------------
+
+def _running(lx, pod):
+    st = lx.inspect(pod)
+    return st if st["state"] == "running" else None
+
+
+@pytest.mark.parametrize("monitor", ["c", "python"])
+def test_detached_lifecycle(lx, monitor):
+    """-d prints the pod id; ps/inspect show it running with pause pid, namespace
+    inodes and container pids; exits are recorded; logs work; stop ends it
+    (TERM, then KILL after the grace period); rm removes it."""
+    env = dict(lx.env, LAUNCHER_MONITOR="python") if monitor == "python" else None
+    out = lx.ok("run", "-d", "--name", "dpod", "--grace", "2", "-c", "a=sleep 60",
+                "-c", cmd("b", "sh", "-c", "echo hello; echo oops >&2; exit 3"), env=env)
+    pod_id = out.strip()
+    assert len(pod_id) == 16 and int(pod_id, 16) >= 0
+    st = wait_for(lambda: (lambda s: s if s["containers"][1]["state"] == "exited" else None)(
+        lx.inspect("dpod")))
+    assert st, lx.inspect("dpod")
+    assert st["id"] == pod_id and st["name"] == "dpod" and st["state"] == "running"
+    assert st["supervisor"]["kind"] == ("monitor" if monitor == "c" else "python")
+    assert set(st["namespaces"]) >= {"net", "ipc", "uts", "pid"}
+    assert st["namespaces"]["net"] == os.stat(f"/proc/{st['pause']['pid']}/ns/net").st_ino
+    a, b = st["containers"]
+    assert a["state"] == "running" and os.path.exists(f"/proc/{a['pid']}")
+    assert (b["state"], b["exit_code"], b["restarts"]) == ("exited", 3, 0)
+    assert lx.ps()[0]["id"] == pod_id
+    assert "dpod" in lx.ok("ps")
+    assert lx.ok("logs", "dpod", "-c", "b") == "hello\noops\n"
+    assert lx.ok("logs", pod_id[:6]) == "b | hello\nb | oops\n"
+    r = lx.run("rm", "dpod")
+    assert r.returncode == 125 and "running" in r.stderr
+    assert lx.ok("stop", "dpod") == "dpod\n"
+    st = lx.inspect("dpod")
+    # sleep is PID 1 of its own PID namespace and has no TERM handler, so TERM
+    # from outside is dropped by the kernel: it is KILLed after the grace period.
+    assert st["state"] == "exited" and st["exit_code"] == 137
+    assert [c["exit_code"] for c in st["containers"]] == [137, 3]
+    assert st["pause"]["exit"] == "exit 0"
+    assert not wait_for(lambda: lx.procs(), 0.1) or wait_for(lambda: not lx.procs(), 5)
+    assert lx.ok("rm", "dpod") == "dpod\n"
+    assert lx.ps() == [] and lx.pod_files() == []
+
+
+def test_detached_pod_exits_when_its_containers_do(lx):
+    """A detached pod whose containers all exit is torn down by its monitor:
+    state exited, pause gone, code recorded."""
+    lx.ok("run", "-d", "--name", "short", "--", "sh", "-c", "exit 6")
+    assert wait_for(lambda: lx.inspect("short")["state"] == "exited", 10)
+    st = lx.inspect("short")
+    assert st["exit_code"] == 6 and not st["pause"]["running"]
+    assert wait_for(lambda: not lx.procs(), 5)
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share-pid", "own-pid"])
+def test_exec_joins_the_containers_namespaces(lx, share):
+    """exec runs in the container's net, IPC, UTS, PID and mount namespaces
+    (same inodes as the container) and returns the command's code."""
+    lx.ok("run", "-d", "--name", "ex", *(["--share-pid"] if share else []),
+          "-c", "a=sleep 60", "-c", "b=sleep 60")
+    st = lx.inspect("ex")
+    out = lx.ok("exec", "ex", "-c", "b", "--", "sh", "-c",
+                "for n in net ipc uts pid mnt; do stat -L -c %i /proc/self/ns/$n; done")
+    want = [st["containers"][1]["namespaces"][n] for n in ("net", "ipc", "uts", "pid", "mnt")]
+    assert [int(x) for x in out.split()] == want
+    assert want[0] == st["namespaces"]["net"]
+    ps = lx.ok("exec", "ex", "--", "ps", "-eo", "pid=,args=")
+    first = ps.splitlines()[0].split(None, 1)
+    if share:
+        assert first[0] == "1" and first[1].split()[0].endswith("/pause")
+    else:
+        assert first == ["1", "sleep 60"] and "pause" not in ps
+    assert lx.run("exec", "ex", "--", "sh", "-c", "exit 9").returncode == 9
+    r = lx.run("exec", "ex", "--", "no-such-cmd")
+    assert r.returncode == 127 and r.stderr.startswith("launcher: ")
+    lx.ok("rm", "-f", "ex")
+
+
+def test_demo_shared_pid(lx):
+    """`run --share-pid` with no command runs the demo: server, client over
+    127.0.0.1, ps with /pause as PID 1 and the listening port, an orphan reaped."""
+    r = lx.run("run", "--share-pid", timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "client | GET http://127.0.0.1:8080/ -> HTTP 200" in out
+    ps1 = [ln for ln in out.splitlines() if ln.startswith("shell |") and ln.split()[2] == "1"]
+    assert ps1 and "/pause" in ps1[0], out
+    assert "shell | LISTEN tcp 127.0.0.1:8080" in out
+    assert any(ln.startswith("orphan |") and ln.split()[3:5] == ["1", "S"] for ln in out.splitlines())
+    assert "==> demo done" in out
+
+
+def test_demo_own_pid_namespaces(lx):
+    """`run` with no command: the demo shows each container as PID 1 of its own
+    PID namespace."""
+    r = lx.run("run", timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    shell = [ln.split()[2:] for ln in r.stdout.splitlines() if ln.startswith("shell |")]
+    assert shell[1][:3] == ["1", "0", "Ss"] and shell[1][3] == "sh"
+    assert not any("pause" in " ".join(ln) for ln in shell)
+
+
+def _imports(env, *args):
+    r = subprocess.run([PY, "-X", "importtime", *args], capture_output=True, text=True,
+                       env=env, cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {ln.split("|")[-1].strip() for ln in r.stderr.splitlines()
+            if ln.startswith("import time:")}
+
+
+def test_run_path_imports_stay_light(lx):
+    """`run` imports no cffi builder, pycparser, json, re, enum, argparse or yaml
+    beyond what the interpreter itself loads (`python -c pass`, whose site
+    hooks may already import some)."""
+    base = _imports(lx.env, "-c", "pass")
+    mods = _imports(lx.env, "-m", "launcher", "run", "--share-pid", "--", "true")
+    heavy = {"cffi", "pycparser", "json", "re", "enum", "argparse", "yaml", "selectors",
+             "socket", "shutil", "shlex"}
+    assert not (mods - base) & heavy, (mods - base) & heavy
+
+
+def test_idle_detached_pod_memory_is_small(lx):
+    """A detached idle pod costs <= 2 MB of RSS besides its workload
+    (monitor + pause), and neither wakes up while idle."""
+    lx.ok("run", "-d", "--name", "idle", "--", "sleep", "60")
+    st = lx.inspect("idle")
+    if st["supervisor"]["kind"] != "monitor":
+        pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
+
+    def rss_kb(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(ln for ln in f if ln.startswith("VmRSS:")).split()[1])
+
+    def switches(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return [ln for ln in f if "ctxt_switches" in ln]
+
+    pids = [st["supervisor"]["pid"], st["pause"]["pid"]]
+    assert sum(rss_kb(p) for p in pids) <= 2048
+    before = [switches(p) for p in pids]
+    time.sleep(1.0)
+    assert [switches(p) for p in pids] == before
+    lx.ok("rm", "-f", "idle")
+
+
+def test_concurrent_launchers_do_not_corrupt_state(lx):
+    """Eight launchers start pods at once, three of them with the same name:
+    exactly one of those wins, every record stays valid JSON, the dir is 0700."""
+    procs = [lx.popen("run", "-d", "--name", f"c{i}", "--", "sleep", "60",
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(5)]
+    procs += [lx.popen("run", "-d", "--name", "same", "--", "sleep", "60",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    codes = [p.wait(60) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert codes[:5] == [0] * 5 and sorted(codes[5:]) == [0, 125, 125]
+    pods = lx.ps()
+    assert sorted(p["name"] for p in pods) == ["c0", "c1", "c2", "c3", "c4", "same"]
+    assert os.stat(lx.statedir).st_mode & 0o777 == 0o700
+    lx.ok("rm", "-f", *[p["id"] for p in pods])
