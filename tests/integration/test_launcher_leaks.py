@@ -1,0 +1,109 @@
+"""Never leaks: whatever is SIGKILLed (a container, pause, the pod's monitor,
+the foreground launcher itself), the pod ends up exited or dead, `launcher
+rm` cleans it, and no process, proc mount or state file is left (the `lx`
+fixture's teardown checks processes by their environment, the state dir and
+the host's proc mounts)."""
+import os
+import signal
+import subprocess
+
+import pytest
+
+from test_launcher import lx, wait_for  # noqa: F401  (lx is a fixture)
+
+
+def _state(lx, pod):
+    return lx.inspect(pod)["state"]
+
+
+@pytest.mark.parametrize("monitor", ["c", "python"])
+def test_sigkill_of_a_container_is_recorded_and_the_pod_goes_on(lx, monitor):
+    """A SIGKILLed container is recorded as signal 9 (137); the other container
+    and the pod keep running until stopped; rm leaves nothing."""
+    env = dict(lx.env, LAUNCHER_MONITOR="python") if monitor == "python" else None
+    lx.ok("run", "-d", "--name", "k", "--grace", "0.5", "-c", "a=sleep 60", "-c", "b=sleep 60",
+          env=env)
+    st = lx.inspect("k")
+    os.kill(st["containers"][0]["pid"], signal.SIGKILL)
+    st = wait_for(lambda: (lambda s: s if s["containers"][0]["state"] == "exited" else None)(
+        lx.inspect("k")))
+    assert st and st["containers"][0]["exit"] == "signal 9"
+    assert st["containers"][0]["exit_code"] == 137
+    assert st["state"] == "running" and st["containers"][1]["state"] == "running"
+    lx.ok("stop", "k")
+    lx.ok("rm", "k")
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share-pid", "own-pid"])
+def test_sigkill_of_pause_ends_the_pod(lx, share):
+    """SIGKILL to pause: the sandbox is gone, so the containers are stopped
+    (with a shared PID namespace the kernel kills them at once), the pod is
+    exited, and rm cleans up."""
+    lx.ok("run", "-d", "--name", "kp", "--grace", "0.5", *(["--share-pid"] if share else []),
+          "-c", "a=sleep 60", "-c", "b=sleep 60")
+    st = lx.inspect("kp")
+    os.kill(st["pause"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: _state(lx, "kp") == "exited", 15), lx.inspect("kp")
+    st = lx.inspect("kp")
+    assert st["pause"]["exit"] == "signal 9"
+    assert [c["exit_code"] for c in st["containers"]] == [137, 137]
+    assert wait_for(lambda: not lx.procs(), 5), lx.procs()
+    lx.ok("rm", "kp")
+
+
+def test_sigkill_of_the_monitor_leaves_a_dead_pod_and_no_process(lx):
+    """SIGKILL to the pod's supervisor (the C monitor): pause and containers die
+    with it (PR_SET_PDEATHSIG), ps shows the pod dead, rm removes it."""
+    lx.ok("run", "-d", "--name", "km", "--share-pid", "-c", "a=sleep 60", "-c", "b=sleep 60")
+    st = lx.inspect("km")
+    watched = [st["supervisor"]["pid"], st["pause"]["pid"]] + [c["pid"] for c in st["containers"]]
+    os.kill(st["supervisor"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: not lx.procs(), 10), lx.procs()
+    # Their zombies go to the host's init (or a subreaper), which reaps them.
+    assert wait_for(lambda: not [p for p in watched if os.path.exists(f"/proc/{p}")], 20)
+    assert [p["state"] for p in lx.ps()] == ["dead"]
+    assert "dead" in lx.ok("ps")
+    r = lx.run("exec", "km", "--", "true")
+    assert r.returncode == 125 and "not running" in r.stderr
+    lx.ok("rm", "km")
+    assert lx.pod_files() == []
+
+
+def test_sigkill_of_the_foreground_launcher(lx):
+    """SIGKILL to a foreground `launcher run`: its pod dies with it, ps shows
+    the pod dead, rm cleans it."""
+    p = lx.popen("run", "--name", "kl", "--", "sh", "-c", "echo started; sleep 60",
+                 stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "sh | started\n"
+        p.kill()
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    assert wait_for(lambda: not lx.procs(), 10), lx.procs()
+    assert [(x["name"], x["state"]) for x in lx.ps()] == [("kl", "dead")]
+    lx.ok("rm", "kl")
+
+
+def test_stop_then_rm_of_a_running_pod_leaves_nothing(lx):
+    """stop + rm of a running pod: no process, no state, no mount (checked by
+    the fixture); rm -f does both at once."""
+    lx.ok("run", "-d", "--name", "s1", "--share-pid", "--", "sleep", "60")
+    lx.ok("run", "-d", "--name", "s2", "--", "sleep", "60")
+    lx.ok("stop", "s1")
+    lx.ok("rm", "s1")
+    lx.ok("rm", "-f", "s2")
+    assert lx.ps() == []
+
+
+def test_failed_setup_leaves_nothing(lx):
+    """A pod whose pause cannot start (not executable) fails with 125 and
+    leaves no state, name claim or process."""
+    r = lx.run("run", "--pause", "/etc/hostname", "--", "true")
+    assert r.returncode == 125 and r.stderr.startswith("launcher: ")
+    r = lx.run("run", "-d", "--pause", "/etc/hostname", "--", "true")
+    assert r.returncode == 125 and r.stderr.startswith("launcher: ")
+    assert lx.pod_files() == []
