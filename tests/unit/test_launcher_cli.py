@@ -1,0 +1,161 @@
+"""The launcher's command line and pod-record helpers, without namespaces:
+what parse() accepts and how it refuses (LauncherError, one line, 125),
+property tests feeding it arbitrary argv, and the record encoder and name
+rules checked against the standard library."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from launcher import cli, state
+from launcher.errors import LauncherError
+from launcher.spec import check_name
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_run_with_command_after_double_dash():
+    """`run -- CMD ARGS`: one container named after the command's basename."""
+    cmd, (opts, spec) = cli.parse(["run", "--share-pid", "--name", "web", "-e", "A=1",
+                                   "--", "/usr/bin/Sleep_X", "-x", "--", "5"])
+    assert cmd == "run" and not opts["detach"] and not opts["demo"]
+    assert spec.name == "web" and spec.share_pid
+    [c] = spec.containers
+    assert (c.name, c.argv, c.env) == ("sleep-x", ["/usr/bin/Sleep_X", "-x", "--", "5"], {"A": "1"})
+
+
+def test_run_with_several_containers_and_inline_values():
+    """-c NAME='cmd line' is shlex-split, repeatable; --opt=value works too."""
+    _, (opts, spec) = cli.parse(["run", "-d", "--grace=2.5", "--pause=python",
+                                 "-c", "a=echo 'x y'", "--container=b=sleep 1"])
+    assert opts["detach"] and spec.grace == 2.5 and spec.pause == "python"
+    assert [(c.name, c.argv) for c in spec.containers] == [("a", ["echo", "x y"]),
+                                                           ("b", ["sleep", "1"])]
+
+
+def test_run_without_command_is_the_demo():
+    """`run` and `run --share-pid` with no container select the demo."""
+    _, (opts, spec) = cli.parse(["run", "--share-pid"])
+    assert opts["demo"] and spec.share_pid and spec.name == "demo"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    ([], "no command"),
+    (["frobnicate"], "unknown command"),
+    (["run", "--"], "empty command"),
+    (["run", "-c", "a="], "empty command"),
+    (["run", "-c", "novalue"], "bad -c"),
+    (["run", "-c", "a=echo 'unterminated"], "No closing quotation"),
+    (["run", "-c", "a=true", "-c", "a=false"], "duplicate container name"),
+    (["run", "-c", "Bad_Name=true"], "invalid container name"),
+    (["run", "--name", "-bad", "--", "true"], "invalid pod name"),
+    (["run", "--name", "x" * 64, "--", "true"], "invalid pod name"),
+    (["run", "--name"], "needs a value"),
+    (["run", "--grace", "soon", "--", "true"], "bad --grace"),
+    (["run", "--grace", "nan", "--", "true"], "invalid grace"),
+    (["run", "--restart", "Sometimes", "--", "true"], "invalid restart policy"),
+    (["run", "--restart", "Always", "--", "true"], "not supported yet"),
+    (["run", "-e", "NOEQUALS", "--", "true"], "bad environment variable"),
+    (["run", "--cap-drop", "CAP_FLY", "--", "true"], "unknown capability"),
+    (["run", "--bogus"], "unknown option"),
+    (["run", "-d"], "demo runs in the foreground"),
+    (["ps", "--format", "xml"], "unknown format"),
+    (["ps", "extra"], "unexpected argument"),
+    (["inspect"], "expected one pod"),
+    (["exec", "pod"], "no command"),
+    (["exec", "pod", "--"], "empty command"),
+    (["exec", "pod", "-c", "NOPE", "--", "true"], "invalid container name"),
+    (["stop"], "expected a pod"),
+    (["rm", "--force=yes", "x"], "unknown option"),
+    (["logs", "a", "b"], "expected one pod"),
+])
+def test_bad_input_is_one_launcher_error(argv, fragment):
+    """Each bad command line raises LauncherError (exit 125) with a one-line
+    message naming the problem."""
+    with pytest.raises(LauncherError) as e:
+        cli.parse(argv)
+    assert e.value.code == 125
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+_WORDS = st.sampled_from(["run", "ps", "inspect", "exec", "stop", "rm", "logs", "--", "-c",
+                          "-e", "-d", "--name", "--share-pid", "--pause", "--grace", "--restart",
+                          "--format", "json", "-f", "a=true", "x", "K=V", "--cap-drop", "ALL",
+                          "--name=", "-c=", "=", ""])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=10))
+def test_parser_never_fails_otherwise(argv):
+    """Arbitrary argv: parse() returns a command or raises LauncherError, never
+    anything else."""
+    try:
+        cmd, _ = cli.parse(argv)
+    except LauncherError as e:
+        assert e.code == 125 and str(e)
+    else:
+        assert cmd in cli.COMMANDS + ("help", "version")
+
+
+def _launcher(args, tmp_path):
+    env = dict(os.environ, LAUNCHER_STATE_DIR=str(tmp_path / "state"),
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True,
+                          text=True, env=env, timeout=60, cwd=REPO)
+
+
+@pytest.mark.parametrize("args", [
+    ["frobnicate"], ["run", "-c", "a=true", "-c", "a=true"], ["run", "--name", "Upper", "--", "true"],
+    ["exec", "nopod", "--", "true"], ["stop", "nopod"], ["rm", "nopod"], ["logs", "nopod"],
+    ["inspect", "nopod"], ["run", "--", ""],
+])
+def test_cli_bad_input_exit_125_one_line_no_traceback(args, tmp_path):
+    """The real command: exit 125, exactly one `launcher: ...` line on stderr,
+    no traceback, nothing on stdout, no pod state created."""
+    r = _launcher(args, tmp_path)
+    assert r.returncode == 125
+    assert r.stdout == ""
+    assert re.fullmatch(r"launcher: [^\n]+\n", r.stderr), r.stderr
+    state_dir = tmp_path / "state"
+    assert not state_dir.exists() or set(os.listdir(state_dir)) <= {".lock", ".names"}
+
+
+def test_help_and_version(tmp_path):
+    """--help prints the usage on stdout (exit 0); --version the version."""
+    r = _launcher(["--help"], tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("usage: launcher")
+    r = _launcher(["--version"], tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("launcher ")
+
+
+_JSONABLE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(_JSONABLE)
+def test_record_encoder_round_trips_through_json(obj):
+    """state.dumps (used instead of json on the run path) is valid JSON that
+    json.loads reads back to the same value."""
+    assert json.loads(state.dumps(obj)) == obj
+
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+
+
+@given(st.one_of(st.text(max_size=70), st.from_regex(_LABEL, fullmatch=True)))
+def test_name_check_is_rfc1123_label(name):
+    """check_name accepts exactly the RFC 1123 labels (the regex it replaces)."""
+    try:
+        check_name("pod", name)
+        ok = True
+    except LauncherError:
+        ok = False
+    assert ok == bool(_LABEL.match(name))
