@@ -449,7 +449,10 @@ def _detached_supervisor(spec, report_fd):
         kind = "monitor" if mon else "python"
         pod.record["supervisor"]["kind"] = kind
         pod.save()
-        os.write(report_fd, f"ok {pod.record['id']}".encode())
+        try:   # a launcher killed meanwhile does not take the pod with it
+            os.write(report_fd, f"ok {pod.record['id']}".encode())
+        except OSError:
+            pass
         os.close(report_fd)
         if mon:
             argv = [mon, str(int(spec.grace * 1000)), str(pod.pause.pid)]

@@ -319,6 +319,23 @@ def test_sigint_stops_the_pod_gracefully(lx):
     assert (p.returncode, out) == (0, "sh | got TERM\n")
 
 
+def test_stop_of_a_foreground_pod(lx):
+    """`launcher stop NAME` from another shell stops a foreground pod the way
+    Ctrl-C does; the foreground launcher then removes it."""
+    script = 'trap "exit 0" TERM; echo started; while :; do sleep 0.05; done'
+    p = lx.popen("run", "--name", "fg", "--", "sh", "-c", script, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "sh | started\n"
+        assert [x["state"] for x in lx.ps()] == ["running"]
+        assert lx.ok("stop", "fg") == "fg\n"
+        p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0 and lx.ps() == []
+
+
 def test_grace_period_then_kill(lx):
     """A container that ignores TERM is KILLed after --grace seconds (137)."""
     p = lx.popen("run", "--grace", "0.5", "--", "sh", "-c",
