@@ -9,8 +9,9 @@ whole chain. `delete` runs DEL in reverse plugin order once per record and
 then removes the record; when the netns is gone it passes an empty
 CNI_NETNS, as the spec allows, and host-local releases by container id.
 `gc` claims the records whose owner (or DEL claimant) died and runs their
-DEL. Plugins run with a bounded time; every failure is one CNIError line
-naming the network and the plugin.
+DEL, but never while plugins a killed launcher left behind still run (they
+inherit a per-sandbox flock). Plugins run with a bounded time; every
+failure is one CNIError line naming the network and the plugin.
 """
 import fcntl
 import json
@@ -109,11 +110,13 @@ def _cni_args(record):
     return ";".join(args)
 
 
-def _exec(net, plugin, command, record, prev_result):
+def _exec(net, plugin, command, record, prev_result, lock=None):
     """Runs one plugin of the chain with `command` (ADD, CHECK, DEL) as the
     spec says: CNI_* env, the plugin's config on stdin with the list's name
     and cniVersion, runtimeConfig for its declared capabilities, and
-    prevResult. Returns the ADD result (prev_result if it printed none)."""
+    prevResult. The plugin inherits the sandbox lock's fd (see
+    cni_store.SandboxLock). Returns the ADD result (prev_result if it
+    printed none)."""
     config = dict(plugin, name=net.name, cniVersion=net.cni_version)
     if (plugin.get("capabilities") or {}).get("portMappings"):
         config["runtimeConfig"] = {"portMappings": record["ports"]}
@@ -129,7 +132,8 @@ def _exec(net, plugin, command, record, prev_result):
         raise CNIError(f"{where}: plugin not found in {':'.join(record['plugin_path'])}")
     try:
         proc = subprocess.run([binary], input=json.dumps(config).encode(), capture_output=True,
-                              env=env, cwd="/", timeout=PLUGIN_TIMEOUT)
+                              env=env, cwd="/", timeout=PLUGIN_TIMEOUT,
+                              pass_fds=(lock.fd,) if lock else ())
     except subprocess.TimeoutExpired:
         raise CNIError(f"{where} timed out after {PLUGIN_TIMEOUT:g} s") from None
     except OSError as e:
@@ -144,27 +148,30 @@ def _exec(net, plugin, command, record, prev_result):
         raise CNIError(f"{where} printed a result that is not JSON") from None
 
 
-def _del_chain(record):
+def _del_chain(record, lock):
     """DEL through every plugin, last to first, with the cached result as
     prevResult (spec >= 0.4.0); stops at the first failure, as the spec
     requires, raising its CNIError."""
     net = _network(record)
     prev = record.get("result") if _version(net.cni_version) >= (0, 4, 0) else None
     for plugin in reversed(net.plugins):
-        _exec(net, plugin, "DEL", record, prev)
+        _exec(net, plugin, "DEL", record, prev, lock)
 
 
-def _finish_delete(state_dir, record):
-    """Runs DEL for a record this process has claimed, then removes it. On
-    failure the claim is dropped (phase "deleting", no deleter): the DEL is
-    pending, and the next delete or gc retries it."""
+def _finish_delete(state_dir, record, lock):
+    """Runs DEL for a record this process has claimed (holding its sandbox
+    lock), then removes the record and the lock. On failure the claim is
+    dropped (phase "deleting", no deleter): the DEL is pending, and the
+    next delete or gc retries it."""
     try:
-        _del_chain(record)
+        _del_chain(record, lock)
     except CNIError:
         record["deleter"] = None
         store.save(state_dir, record)
+        lock.release()
         raise
     store.remove(state_dir, record["sandbox"])
+    lock.release(unlink=True)
 
 
 def _ports_in_use(state_dir, ports):
@@ -183,9 +190,10 @@ def add(net, sandbox_id, netns_path, ifname="eth0", port_mappings=(), *, state_d
     `load`) as CNI container `sandbox_id`; returns the Attachment.
 
     Order: check every argument; record (phase "adding", owned by this
-    process) durably; ADD through the chain; record the result, owned from
-    then on by `owner_pid` (default: this process). If ADD fails, DEL runs
-    through the whole chain and the record goes; the ADD error is raised."""
+    process) durably; ADD through the chain, holding the sandbox lock;
+    record the result, owned from then on by `owner_pid` (default: this
+    process). If ADD fails, DEL runs through the whole chain and the
+    record goes; the ADD error is raised."""
     if not isinstance(sandbox_id, str) or not NAME_RE.match(sandbox_id):
         raise CNIError(f"invalid sandbox id {sandbox_id!r}")
     if not ifname or len(ifname) > 15 or "/" in ifname or ifname in (".", ".."):
@@ -202,32 +210,36 @@ def add(net, sandbox_id, netns_path, ifname="eth0", port_mappings=(), *, state_d
               "ifname": ifname, "netns": os.path.abspath(netns_path), "ports": ports,
               "conf_path": net.path, "conflist": net.raw, "plugin_path": plugin_path,
               "phase": "adding", "owner": store.me(), "result": None}
+    lock = store.SandboxLock(state_dir, sandbox_id)
     with store.Lock(state_dir):
         if store.load(state_dir, sandbox_id) is not None:
             raise CNIError(f"sandbox {sandbox_id} already has a network attachment")
         _ports_in_use(state_dir, ports)
+        if not lock.try_acquire():
+            raise CNIError(f"sandbox {sandbox_id}: plugins of an earlier attempt are still running")
         store.save(state_dir, record)
     try:
         result = None
         for plugin in net.plugins:
-            result = _exec(net, plugin, "ADD", record, result)
+            result = _exec(net, plugin, "ADD", record, result, lock)
     except BaseException as e:
-        _undo_add(state_dir, record, e)
+        _undo_add(state_dir, record, lock, e)
         raise
     record.update(phase="added", result=result,
                   owner=store.process(owner_pid) if owner_pid else record["owner"])
     store.save(state_dir, record)
+    lock.release()
     return Attachment(record)
 
 
-def _undo_add(state_dir, record, error):
+def _undo_add(state_dir, record, lock, error):
     """After a failed ADD: DEL through the whole chain (also the plugins
     ADD never reached, as the spec says) and drop the record. If that DEL
     fails too, the record stays for gc and the error says so."""
     record.update(phase="deleting", deleter=store.me())
     store.save(state_dir, record)
     try:
-        _finish_delete(state_dir, record)
+        _finish_delete(state_dir, record, lock)
     except CNIError as e:
         if isinstance(error, CNIError):
             raise CNIError(f"{error}; undoing it failed too ({e}); `launcher gc` retries") from None
@@ -237,22 +249,25 @@ def delete(state_dir, sandbox_id):
     """Detaches sandbox_id: DEL in reverse plugin order, then the record is
     removed. Returns False (and runs nothing) if there is no record, so DEL
     runs once per ADD however often teardown is attempted. Refuses while
-    another live process is adding or deleting the same sandbox."""
+    another process (or plugins it left running) is adding or deleting the
+    same sandbox."""
     if not os.path.isdir(state_dir):
         return False
+    lock = store.SandboxLock(state_dir, sandbox_id)
     with store.Lock(state_dir):
         record = store.load(state_dir, sandbox_id)
         if record is None:
             return False
-        busy = {"adding": "owner", "deleting": "deleter"}.get(record["phase"])
-        holder = record.get(busy) if busy else None
-        if holder and holder["pid"] != os.getpid() and store.alive(holder):
-            verb = "ADD" if record["phase"] == "adding" else "DEL"
+        verb = "ADD" if record["phase"] == "adding" else "DEL"
+        holder = record.get("owner" if verb == "ADD" else "deleter")
+        if record["phase"] != "added" and holder and holder["pid"] != os.getpid() and store.alive(holder):
             raise CNIError(f"sandbox {sandbox_id}: {verb} of network {record['network']} is "
                            f"in progress in pid {holder['pid']}")
+        if not lock.try_acquire():
+            raise CNIError(f"sandbox {sandbox_id}: plugins of network {record['network']} are still running")
         record.update(phase="deleting", deleter=store.me())
         store.save(state_dir, record)
-    _finish_delete(state_dir, record)
+    _finish_delete(state_dir, record, lock)
     return True
 
 
@@ -277,21 +292,28 @@ def check(state_dir, sandbox_id):
 
 def gc(state_dir):
     """Runs the pending DEL of every orphaned record (owner or DEL claimant
-    dead), claiming each under the lock so two gc runs never DEL the same
-    sandbox at once. Returns (released sandbox ids, [(sandbox id, error)])."""
+    dead) whose sandbox lock is free, i.e. no plugin of a killed launcher
+    is still running for it; each is claimed under the state lock, so two
+    gc runs never DEL the same sandbox. Also removes stale lock files.
+    Returns (released sandbox ids, [(sandbox id, error)])."""
     if not os.path.isdir(state_dir):
         return [], []
     claimed = []
     with store.Lock(state_dir):
         for record in store.all_records(state_dir):
-            if store.orphaned(record):
+            lock = store.SandboxLock(state_dir, record["sandbox"])
+            if store.orphaned(record) and lock.try_acquire():
                 record.update(phase="deleting", deleter=store.me())
                 store.save(state_dir, record)
-                claimed.append(record)
+                claimed.append((record, lock))
+        for sandbox_id in store.stale_locks(state_dir):
+            lock = store.SandboxLock(state_dir, sandbox_id)
+            if lock.try_acquire():
+                lock.release(unlink=True)
     released, failed = [], []
-    for record in claimed:
+    for record, lock in claimed:
         try:
-            _finish_delete(state_dir, record)
+            _finish_delete(state_dir, record, lock)
             released.append(record["sandbox"])
         except CNIError as e:
             failed.append((record["sandbox"], str(e)))

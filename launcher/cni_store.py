@@ -7,18 +7,20 @@ network (and its whole conflist), ifname, netns path, port mappings, the
 plugin path, `phase` and the ADD result. Phases: "adding" (written before
 the first plugin runs), "added" (result recorded), "deleting" (a DEL has
 been claimed by `deleter`). `owner` is the process responsible for the
-attachment; when it is dead the record is an orphan for `gc`. Processes are
-identified by pid plus start time, so a reused pid is never taken for the
-owner. Files are written temp + fsync + rename + fsync(dir). Read-modify-
-write of records happens under an flock on `<state_dir>/.cni.lock`; plugins
-are never run under it.
+attachment; when it is dead the record is an orphan for `gc`. While
+plugins run for a sandbox, `<sandbox_id>.cni.lock` is flocked (SandboxLock).
+Processes are identified by pid plus start time, so a reused pid is never
+taken for the owner. Files are written temp + fsync + rename + fsync(dir).
+Read-modify-write of records happens under an flock on the state dir's
+`.cni-state.lock`; plugins are never run under it.
 """
 import fcntl
 import json
 import os
 
 SUFFIX = ".cni.json"
-LOCK = ".cni.lock"
+LOCK = ".cni-state.lock"          # the state dir's lock (sandbox ids never start with ".")
+SANDBOX_LOCK = ".cni.lock"
 
 
 def proc_start(pid):
@@ -68,6 +70,62 @@ class Lock:
 
     def __exit__(self, *exc):
         os.close(self.fd)
+
+
+class SandboxLock:
+    """flock on `<state_dir>/<sandbox>.cni.lock`, held by whoever runs
+    plugins for the sandbox. Its fd is passed to the plugins, which keep it
+    (and hand it to their own children, e.g. bridge to host-local), so the
+    lock stays held while any process of an ADD or DEL lives, even after
+    the launcher that started them was SIGKILLed: gc never DELs under an
+    ADD that is still finishing."""
+
+    def __init__(self, state_dir, sandbox_id):
+        self.path = os.path.join(state_dir, sandbox_id + SANDBOX_LOCK)
+        self.fd = -1
+
+    def try_acquire(self):
+        """Takes the lock without waiting; False if someone holds it. Retries
+        if the file was unlinked (by a releaser) between open and flock."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return True
+            os.close(fd)
+
+    def release(self, unlink=False):
+        """Releases the lock; with unlink, removes the lock file first (done
+        once the record is gone)."""
+        if self.fd < 0:
+            return
+        if unlink:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        os.close(self.fd)
+        self.fd = -1
+
+
+def stale_locks(state_dir):
+    """Lock files whose sandbox has no record (left by a crash between
+    removing a record and its lock file)."""
+    try:
+        names = os.listdir(state_dir)
+    except FileNotFoundError:
+        return []
+    ids = [n[:-len(SANDBOX_LOCK)] for n in names if n.endswith(SANDBOX_LOCK) and not n.startswith(".")]
+    return [i for i in ids if not os.path.exists(path_of(state_dir, i))]
 
 
 def _fsync_dir(state_dir):

@@ -582,3 +582,81 @@ def test_delete_refuses_while_another_live_process_is_adding(lab):
         sleeper.kill()
         sleeper.wait(10)
     assert cni.gc(lab.state_dir) == ([att.sandbox], [])
+
+
+DRIVER = r"""
+import ctypes, json, os, signal, sys, time
+from launcher import cni
+job = json.loads(sys.argv[1])
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+worker = os.fork()
+if worker == 0:
+    try:
+        if job["op"] == "add":
+            net = cni.load(job["name"], dirs=[job["conf_dir"]], plugin_path=job["plugin_path"])
+            cni.add(net, job["sandbox"], job["netns"], port_mappings=job["ports"],
+                    state_dir=job["state"], plugin_path=job["plugin_path"])
+        else:
+            cni.delete(job["state"], job["sandbox"])
+    except cni.CNIError as e:
+        print(e, file=sys.stderr)
+        os._exit(3)
+    os._exit(0)
+if job["kill_after"] is not None:
+    time.sleep(job["kill_after"])
+    os.kill(worker, signal.SIGKILL)
+while True:                      # the worker and any plugin it orphaned
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"""
+
+
+def driver_argv(lab, op, sandbox, netns=None, ports=(), kill_after=None, plugin_path=None):
+    """The command line of a driver: a child subreaper that forks a worker
+    (the launcher, in effect) running cni.add or cni.delete, SIGKILLs it
+    after kill_after seconds (None: lets it finish; it then exits without
+    teardown) and waits for the worker and every plugin it orphaned."""
+    job = {"op": op, "sandbox": sandbox, "netns": netns, "ports": list(ports), "kill_after": kill_after,
+           "name": lab.name, "conf_dir": str(lab.conf_dir), "plugin_path": plugin_path or lab.plugin_path,
+           "state": lab.state_dir}
+    return [sys.executable, "-c", DRIVER, json.dumps(job)]
+
+
+def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path):
+    """The launcher is SIGKILLed while a (slow) bridge ADD runs; the plugin,
+    orphaned, goes on and allocates an IP. gc must not DEL under it (it
+    would release first and the IP would then leak): the plugin holds the
+    sandbox lock it inherited, so gc skips the sandbox until the plugin is
+    done, and the next gc releases everything."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "bridge").write_text(f'#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID slow-bridge" >> {lab.log}\n'
+                                 f"sleep 1.5\nexec {REAL_PLUGINS}/bridge\n")
+    (slow / "bridge").chmod(0o755)
+    plugin_path = [str(slow)] + lab.plugin_path
+    lab.network()                                  # writes the conflist the worker loads
+    sid, netns = lab.sandbox(), lab.netns()
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    driver = subprocess.Popen(driver_argv(lab, "add", sid, netns, kill_after=0.7, plugin_path=plugin_path),
+                              cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            record = cni_store.load(lab.state_dir, sid)
+            if record and not cni_store.alive(record["owner"]):
+                break
+            time.sleep(0.02)
+        assert record and not cni_store.alive(record["owner"]), "the worker was not killed"
+        assert lab.calls(sid) == [("ADD", sid, "slow-bridge")], "the slow bridge is not running"
+        assert cni.gc(lab.state_dir) == ([], [])            # the orphaned plugin still runs
+        assert driver.wait(15) == 0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(10)
+    assert allocations(lab.name) != [], "the orphaned ADD did not finish"
+    assert cni.gc(lab.state_dir) == ([sid], [])
+    assert allocations(lab.name) == [] and links_of(lab.bridge) == []
+    assert os.listdir(lab.state_dir) == [".cni-state.lock"]      # no record, no sandbox lock

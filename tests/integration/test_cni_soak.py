@@ -10,16 +10,14 @@ The launcher stand-in is a worker forked by a driver that is a child
 subreaper, so plugins orphaned by the SIGKILL finish and are reaped before
 gc runs (as they would be under a supervisor); see docs/cni.md.
 """
-import json
 import os
 import random
 import subprocess
-import sys
 import time
 
 import pytest
 
-from test_cni import MISSING, allocations, lab, links_of, nat_rules_of, sh  # noqa: F401 (lab is a fixture)
+from test_cni import MISSING, driver_argv, allocations, lab, links_of, nat_rules_of, sh  # noqa: F401 (lab is a fixture)
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason="needs " + ", ".join(MISSING)), pytest.mark.slow]
 
@@ -28,43 +26,11 @@ from launcher import cni, cni_store  # noqa: E402
 SANDBOXES = int(os.environ.get("CNI_SOAK_SANDBOXES", "60"))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-DRIVER = r"""
-import ctypes, json, os, signal, sys, time
-from launcher import cni
-job = json.loads(sys.argv[1])
-ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-worker = os.fork()
-if worker == 0:
-    try:
-        if job["op"] == "add":
-            net = cni.load(job["name"], dirs=[job["conf_dir"]], plugin_path=job["plugin_path"])
-            cni.add(net, job["sandbox"], job["netns"], port_mappings=job["ports"],
-                    state_dir=job["state"], plugin_path=job["plugin_path"])
-        else:
-            cni.delete(job["state"], job["sandbox"])
-    except cni.CNIError as e:
-        print(e, file=sys.stderr)
-        os._exit(3)
-    os._exit(0)
-if job["kill_after"] is not None:
-    time.sleep(job["kill_after"])
-    os.kill(worker, signal.SIGKILL)
-while True:                      # the worker and any plugin it orphaned
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-"""
-
-
 def drive(lab, op, sandbox, netns=None, ports=(), kill_after=None):
     """Runs cni.add/cni.delete in a worker process, SIGKILLed after
     kill_after seconds (None: left to finish, then it exits without any
     teardown); returns once the worker and its plugins are gone."""
-    job = {"op": op, "sandbox": sandbox, "netns": netns, "ports": list(ports), "kill_after": kill_after,
-           "name": lab.name, "conf_dir": str(lab.conf_dir), "plugin_path": lab.plugin_path,
-           "state": lab.state_dir}
-    subprocess.run([sys.executable, "-c", DRIVER, json.dumps(job)], cwd=REPO, timeout=60,
+    subprocess.run(driver_argv(lab, op, sandbox, netns, ports, kill_after), cwd=REPO, timeout=60,
                    capture_output=True, check=True)
 
 
