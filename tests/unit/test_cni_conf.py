@@ -300,3 +300,36 @@ def test_cni_error_is_a_launcher_error_of_one_line():
     from launcher.errors import LauncherError
     err = cni.CNIError("a\n  b\tc")
     assert isinstance(err, LauncherError) and err.code == 125 and str(err) == "a b c"
+
+
+def test_sandbox_lock_is_exclusive_and_inherited_by_children(tmp_path):
+    """A sandbox lock excludes a second taker, also while only a child that
+    inherited its fd still runs (as a plugin orphaned by a killed
+    launcher); released and unlinked, it can be taken again."""
+    state = str(tmp_path)
+    first = cni_store.SandboxLock(state, "s1")
+    assert first.try_acquire()
+    child = subprocess.Popen(["sleep", "30"], pass_fds=(first.fd,))
+    try:
+        os.close(first.fd)             # only the child holds it now
+        first.fd = -1
+        assert not cni_store.SandboxLock(state, "s1").try_acquire()
+    finally:
+        child.kill()
+        child.wait(10)
+    second = cni_store.SandboxLock(state, "s1")
+    assert second.try_acquire()
+    second.release(unlink=True)
+    assert os.listdir(state) == []
+
+
+def test_gc_removes_lock_files_without_a_record(tmp_path):
+    """A sandbox lock file left without its record (crash between removing
+    the two) is removed by gc, unless someone holds it."""
+    state = str(tmp_path)
+    (tmp_path / "gone.cni.lock").write_text("")
+    held = cni_store.SandboxLock(state, "busy")
+    assert held.try_acquire()
+    assert cni.gc(state) == ([], [])
+    assert sorted(os.listdir(state)) == [".cni-state.lock", "busy.cni.lock"]
+    held.release(unlink=True)
