@@ -324,18 +324,25 @@ def test_two_pods_reach_each_other(lab):
 def test_published_port_reaches_pod(lab):
     """-p HOSTPORT:PODPORT publishes through portmap's DNAT: the host port
     answers on 127.0.0.1 (portmap sets route_localnet on the bridge and
-    masquerades) and on the bridge's gateway IP; DEL removes the rules."""
+    masquerades) and on the bridge's gateway IP, also from another pod and
+    from the pod itself (hairpin); DEL removes the rules."""
     host_port = random.randrange(20000, 30000)
     att, netns = lab.add(ports=[f"{host_port}:8080/tcp"])
+    other, other_ns = lab.add()
     assert att.ports == [{"hostPort": host_port, "containerPort": 8080, "protocol": "tcp"}]
     assert nat_rules_of([att.sandbox]), "portmap added no DNAT rule"
-    server = Server(os.path.basename(netns), 8080, count=2, label="pod-p")
+    server = Server(os.path.basename(netns), 8080, count=4, label="pod-p")
     try:
         assert connect("127.0.0.1", host_port).startswith("pong from pod-p")
         assert connect(lab.gateway, host_port).startswith("pong from pod-p")
+        for ns in (other_ns, netns):
+            out = sh("ip", "netns", "exec", os.path.basename(ns), sys.executable, "-c", CLIENT,
+                     lab.gateway, str(host_port))
+            assert out.startswith("pong from pod-p"), out
     finally:
         server.close()
     cni.delete(lab.state_dir, att.sandbox)
+    cni.delete(lab.state_dir, other.sandbox)
     assert nat_rules_of([att.sandbox]) == []
 
 
