@@ -312,9 +312,12 @@ class Pod:
             if lines[-1] == b"":
                 lines.pop()
         prefix = proc.name.encode() + b" | "
-        if lines:
-            sink.write(b"".join(prefix + ln + b"\n" for ln in lines))
-            sink.flush()
+        if lines and sink is not None:
+            try:
+                sink.write(b"".join(prefix + ln + b"\n" for ln in lines))
+                sink.flush()
+            except OSError:   # our stdout went away (e.g. `| head`): keep only the log
+                entry[1] = None
         if not data:
             self.sel.unregister(fd)
             os.close(fd)
@@ -346,6 +349,15 @@ class Pod:
 
     def abort(self):
         """Kills and reaps whatever this pod started, removes its state."""
+        self.kill_remaining()
+        self.close()
+        if self.dir:
+            with state.Lock(self.rootdir):
+                state.remove(self.dir)
+                state.release_name(self.rootdir, self.record["name"], self.record["id"])
+
+    def kill_remaining(self):
+        """SIGKILLs and reaps every pod process still running (our children)."""
         for p in self.containers + ([self.pause] if self.pause else []):
             if p.code is None:
                 try:
@@ -354,11 +366,6 @@ class Pod:
                 except OSError:
                     pass
                 p.code = 137
-        self.close()
-        if self.dir:
-            with state.Lock(self.rootdir):
-                state.remove(self.dir)
-                state.release_name(self.rootdir, self.record["name"], self.record["id"])
 
     def close(self):
         """Closes our fds and restores signal handling (foreground teardown)."""
@@ -384,7 +391,9 @@ class Pod:
             self.spawner = None
 
     def remove(self):
-        """Foreground end: the pod leaves nothing behind (like run --rm)."""
+        """Foreground end: the pod leaves nothing behind (like run --rm), even
+        when supervision ended early (an exception)."""
+        self.kill_remaining()
         self.close()
         with state.Lock(self.rootdir):
             state.remove(self.dir)

@@ -34,13 +34,15 @@ def test_sigkill_of_a_container_is_recorded_and_the_pod_goes_on(lx, monitor):
     lx.ok("rm", "k")
 
 
+@pytest.mark.parametrize("monitor", ["c", "python"])
 @pytest.mark.parametrize("share", [True, False], ids=["share-pid", "own-pid"])
-def test_sigkill_of_pause_ends_the_pod(lx, share):
+def test_sigkill_of_pause_ends_the_pod(lx, share, monitor):
     """SIGKILL to pause: the sandbox is gone, so the containers are stopped
     (with a shared PID namespace the kernel kills them at once), the pod is
     exited, and rm cleans up."""
+    env = dict(lx.env, LAUNCHER_MONITOR="python") if monitor == "python" else None
     lx.ok("run", "-d", "--name", "kp", "--grace", "0.5", *(["--share-pid"] if share else []),
-          "-c", "a=sleep 60", "-c", "b=sleep 60")
+          "-c", "a=sleep 60", "-c", "b=sleep 60", env=env)
     st = lx.inspect("kp")
     os.kill(st["pause"]["pid"], signal.SIGKILL)
     assert wait_for(lambda: _state(lx, "kp") == "exited", 15), lx.inspect("kp")
@@ -86,6 +88,20 @@ def test_sigkill_of_the_foreground_launcher(lx):
     assert wait_for(lambda: not lx.procs(), 10), lx.procs()
     assert [(x["name"], x["state"]) for x in lx.ps()] == [("kl", "dead")]
     lx.ok("rm", "kl")
+
+
+def test_closed_stdout_does_not_break_a_foreground_pod(lx):
+    """`launcher run ... | head -1`: when our stdout goes away the pod still
+    runs to its end (output keeps going to its log) and exits with its code."""
+    p = lx.popen("run", "--", "sh", "-c", "seq 200000; exit 4", stdout=subprocess.PIPE)
+    try:
+        p.stdout.readline()
+        p.stdout.close()
+        assert p.wait(30) == 4
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_stop_then_rm_of_a_running_pod_leaves_nothing(lx):
