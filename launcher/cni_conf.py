@@ -70,7 +70,7 @@ def parse(data, path):
     and returns the Network; raises CNIError naming `path`."""
     try:
         raw = json.loads(data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CNIError(f"{path}: not valid JSON: {e}") from None
     if not isinstance(raw, dict):
         raise CNIError(f"{path}: a network configuration must be a JSON object")
@@ -89,8 +89,11 @@ def parse(data, path):
         if not isinstance(plugin, dict) or not isinstance(plugin.get("type"), str) \
                 or not plugin["type"] or "/" in plugin["type"]:
             raise CNIError(f"{path}: plugin #{i + 1} has no valid 'type'")
+        if not isinstance(plugin.get("capabilities", {}), dict):
+            raise CNIError(f"{path}: plugin {plugin['type']}: 'capabilities' must be an object")
         ipam = plugin.get("ipam")
-        if ipam is not None and not (isinstance(ipam, dict) and isinstance(ipam.get("type"), str)):
+        if ipam is not None and not (isinstance(ipam, dict) and isinstance(ipam.get("type"), str)
+                                     and ipam["type"] and "/" not in ipam["type"]):
             raise CNIError(f"{path}: plugin {plugin['type']}: 'ipam' needs a 'type'")
     return Network(raw, path)
 

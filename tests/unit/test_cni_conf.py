@@ -333,3 +333,28 @@ def test_gc_removes_lock_files_without_a_record(tmp_path):
     assert cni.gc(state) == ([], [])
     assert sorted(os.listdir(state)) == [".cni-state.lock", "busy.cni.lock"]
     held.release(unlink=True)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12)
+PLUGIN = st.fixed_dictionaries({"type": st.sampled_from(["bridge", "portmap", "", "a/b", 3])},
+                               optional={"ipam": JSON, "capabilities": JSON})
+CONFLIST = st.fixed_dictionaries({}, optional={"cniVersion": st.sampled_from(["1.0.0", "", 1]),
+                                               "name": st.sampled_from(["n", "", "bad name", None]),
+                                               "plugins": st.lists(PLUGIN, max_size=3) | JSON,
+                                               "type": JSON})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(CONFLIST, JSON))
+def test_any_json_parses_or_fails_cleanly(raw):
+    """Whatever JSON a conflist file holds, parse returns a Network whose
+    plugins all have a type, or raises one CNIError line naming the file."""
+    try:
+        net = cni_conf.parse(json.dumps(raw), "/x/f.conflist")
+    except cni.CNIError as e:
+        assert str(e).startswith("/x/f.conflist: ") and "\n" not in str(e)
+        return
+    assert net.plugins and all(isinstance(p["type"], str) and p["type"] for p in net.plugins)
+    net.supports("portMappings")
