@@ -159,3 +159,24 @@ def test_name_check_is_rfc1123_label(name):
     except LauncherError:
         ok = False
     assert ok == bool(_LABEL.match(name))
+
+
+def _as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to the nobody user")
+@pytest.mark.parametrize("args", [["run", "--", "true"], ["ps"]])
+def test_not_root_is_one_line_125(args, tmp_path):
+    """Without root (and so without the namespaces it needs): one line, 125."""
+    env = dict(os.environ, LAUNCHER_STATE_DIR=str(tmp_path / "state"),
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        r = subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True,
+                           text=True, env=env, timeout=60, cwd="/", preexec_fn=_as_nobody)
+    except PermissionError:
+        pytest.skip(f"user nobody cannot execute this interpreter ({sys.executable})")
+    assert r.returncode == 125, r.stderr
+    assert re.fullmatch(r"launcher: [^\n]*root[^\n]*\n", r.stderr), r.stderr
