@@ -39,6 +39,11 @@ class Attachment:
         self.cidr = pod_cidr(self.result, self.ifname)
         self.ip = self.cidr.split("/")[0] if self.cidr else None
 
+    def summary(self):
+        """What `inspect` shows: a JSON-ready dict."""
+        return {"network": self.network, "ifname": self.ifname, "ip": self.ip, "cidr": self.cidr,
+                "ports": self.ports, "phase": self.phase, "netns": self.netns}
+
     def __repr__(self):
         return f"Attachment({self.sandbox!r}, {self.network!r}, ip={self.ip!r}, phase={self.phase!r})"
 

@@ -257,6 +257,8 @@ def test_add_gives_pod_ip_and_veth(lab):
     att, netns = lab.add()
     assert ipaddress.ip_address(att.ip) in lab.subnet
     assert att.cidr.endswith("/24") and att.phase == "added"
+    assert att.summary() == {"network": lab.name, "ifname": "eth0", "ip": att.ip, "cidr": att.cidr,
+                             "ports": [], "phase": "added", "netns": netns}
     inside = sh("ip", "netns", "exec", os.path.basename(netns), "ip", "-4", "-o", "addr", "show", "eth0")
     assert att.cidr in inside
     assert len(links_of(lab.bridge)) == 1
