@@ -77,6 +77,7 @@ def _split_opt(a):
 
 
 def _env_pair(text):
+    """(KEY, VALUE) from `KEY=VALUE`; the value may be empty or contain '='."""
     k, eq, v = text.partition("=")
     if not eq or not k:
         raise LauncherError(f"bad environment variable {text!r}: use KEY=VALUE")
@@ -92,6 +93,9 @@ def _container_name(argv0):
 
 
 def _parse_run(args):
+    """`run` options into (opts, PodSpec): validated as a whole (names,
+    duplicates, empty commands, capabilities) before anything is created.
+    No container at all selects the demo."""
     from launcher.spec import ContainerSpec, PodSpec
     spec = PodSpec()
     opts = {"detach": False, "demo": False}
@@ -282,6 +286,7 @@ def main(argv=None):
 
 
 def _say(msg):
+    """The one line a failure gets: `launcher: msg` on stderr."""
     try:
         sys.stderr.write(f"launcher: {msg}\n")
         sys.stderr.flush()

@@ -58,6 +58,7 @@ ORPHAN = ("(sleep 1 &); sleep 0.3; echo 'the orphan, parent gone:'; "
 
 
 def _say(text):
+    """One line explaining the next step of the demo."""
     sys.stdout.write(f"\n==> {text}\n")
     sys.stdout.flush()
 
@@ -74,6 +75,7 @@ def demo(spec):
     ok = True
     try:
         def step(text, c, wait=True):
+            """Explains, starts container c, and (wait) lets it run to its end."""
             nonlocal ok
             _say(text)
             proc = pod.add_container(c)

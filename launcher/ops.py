@@ -18,6 +18,7 @@ STOP_EXTRA = 10.0   # seconds beyond the grace period that stop waits
 
 
 def _age(t):
+    """'5m ago' for a creation time."""
     s = int(time.time() - t)
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= n:

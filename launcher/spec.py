@@ -22,10 +22,12 @@ class ContainerSpec:
         self.cwd = cwd
 
     def to_dict(self):
+        """Plain data for the pod record."""
         return {"name": self.name, "argv": self.argv, "env": self.env, "cwd": self.cwd}
 
     @classmethod
     def from_dict(cls, d):
+        """The inverse of to_dict."""
         return cls(d["name"], d["argv"], d.get("env"), d.get("cwd"))
 
 
@@ -45,6 +47,7 @@ class PodSpec:
         self.cap_drop = list(cap_drop)
 
     def to_dict(self):
+        """Plain data for the pod record."""
         return {"name": self.name, "share_pid": self.share_pid, "pause": self.pause,
                 "grace": self.grace, "restart": self.restart,
                 "no_new_privs": self.no_new_privs, "cap_drop": self.cap_drop,
@@ -52,6 +55,7 @@ class PodSpec:
 
     @classmethod
     def from_dict(cls, d):
+        """The inverse of to_dict."""
         return cls(d["name"], [ContainerSpec.from_dict(c) for c in d["containers"]],
                    d["share_pid"], d["pause"], d["grace"], d["restart"],
                    d.get("no_new_privs", False), d.get("cap_drop", ()))

@@ -206,10 +206,12 @@ def read_exit(path):
 
 
 def exit_path(poddir, cname):
+    """Where the supervisor records container cname's end."""
     return os.path.join(poddir, f"ctr-{cname}.exit")
 
 
 def log_path(poddir, cname):
+    """Container cname's output log (stdout and stderr together)."""
     return os.path.join(poddir, f"ctr-{cname}.log")
 
 
@@ -273,4 +275,5 @@ def remove(poddir):
 
 
 def now():
+    """Wall-clock time for records (creation time)."""
     return time.time()

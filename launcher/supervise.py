@@ -223,6 +223,7 @@ class Pod:
             signal.signal(s, self._on_stop_signal)
 
     def _on_stop_signal(self, signum, frame):
+        """SIGINT/SIGTERM/SIGHUP: stop the pod (the loop does the work)."""
         self.stop_requested = True
 
     # -- supervision ------------------------------------------------------
@@ -262,6 +263,7 @@ class Pod:
             self._signal_all(signal.SIGKILL)
 
     def _signal_all(self, sig):
+        """Sends sig to every container not reaped yet."""
         for p in self.running():
             try:
                 os.kill(p.pid, sig)   # our unreaped child: the pid cannot be stale
