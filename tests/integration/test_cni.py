@@ -633,23 +633,26 @@ def driver_argv(lab, op, sandbox, netns=None, ports=(), kill_after=None, plugin_
     return [sys.executable, "-c", DRIVER, json.dumps(job)]
 
 
-def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path):
-    """The launcher is SIGKILLed while a (slow) bridge ADD runs; the plugin,
-    orphaned, goes on and allocates an IP. gc must not DEL under it (it
-    would release first and the IP would then leak): the plugin holds the
-    sandbox lock it inherited, so gc skips the sandbox until the plugin is
-    done, and the next gc releases everything."""
+@pytest.mark.parametrize("slow_plugin", ["bridge", "portmap"])
+def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path, slow_plugin):
+    """The launcher is SIGKILLed while a (slow) plugin's ADD runs: bridge
+    (about to allocate an IP) or portmap (the last one: ADD then completes
+    but its result is never recorded). The orphaned plugin goes on. gc must
+    not DEL under it (the IP or rules made afterwards would leak): the
+    plugin holds the sandbox lock it inherited, so gc skips the sandbox
+    until the plugin is done, and the next gc releases everything."""
     slow = tmp_path / "slow"
     slow.mkdir()
-    (slow / "bridge").write_text(f'#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID slow-bridge" >> {lab.log}\n'
-                                 f"sleep 1.5\nexec {REAL_PLUGINS}/bridge\n")
-    (slow / "bridge").chmod(0o755)
+    (slow / slow_plugin).write_text(f'#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID slow" >> {lab.log}\n'
+                                    f"sleep 1.5\nexec {REAL_PLUGINS}/{slow_plugin}\n")
+    (slow / slow_plugin).chmod(0o755)
     plugin_path = [str(slow)] + lab.plugin_path
     lab.network()                                  # writes the conflist the worker loads
     sid, netns = lab.sandbox(), lab.netns()
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    driver = subprocess.Popen(driver_argv(lab, "add", sid, netns, kill_after=0.7, plugin_path=plugin_path),
-                              cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    argv = driver_argv(lab, "add", sid, netns, ports=[f"{random.randrange(32000, 33000)}:80"],
+                       kill_after=0.7, plugin_path=plugin_path)
+    driver = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -658,7 +661,8 @@ def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path):
                 break
             time.sleep(0.02)
         assert record and not cni_store.alive(record["owner"]), "the worker was not killed"
-        assert lab.calls(sid) == [("ADD", sid, "slow-bridge")], "the slow bridge is not running"
+        assert ("ADD", sid, "slow") in lab.calls(sid), "the slow plugin is not running"
+        assert record["phase"] == "adding" and record["result"] is None
         assert cni.gc(lab.state_dir) == ([], [])            # the orphaned plugin still runs
         assert driver.wait(15) == 0
     finally:
@@ -666,6 +670,8 @@ def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path):
             driver.kill()
             driver.wait(10)
     assert allocations(lab.name) != [], "the orphaned ADD did not finish"
+    if slow_plugin == "portmap":
+        assert nat_rules_of([sid]), "the orphaned portmap ADD did not finish"
     assert cni.gc(lab.state_dir) == ([sid], [])
-    assert allocations(lab.name) == [] and links_of(lab.bridge) == []
+    assert allocations(lab.name) == [] and links_of(lab.bridge) == [] and nat_rules_of([sid]) == []
     assert os.listdir(lab.state_dir) == [".cni-state.lock"]      # no record, no sandbox lock
