@@ -116,6 +116,15 @@ def save(poddir, record):
     write_atomic(os.path.join(poddir, RECORD), dumps(record) + "\n")
 
 
+def drop_stale_tmp(rootdir):
+    """Removes `.tmp-ID` pod directories (caller holds the Lock). A pod is
+    made as .tmp-ID and renamed into place under the lock, so any one seen
+    by a lock holder was left by a launcher killed half-way."""
+    for n in os.listdir(rootdir):
+        if n.startswith(".tmp-"):
+            remove(os.path.join(rootdir, n))
+
+
 def claim_name(rootdir, name, pod_id):
     """Claims a pod name for pod_id (caller holds the Lock); a claim whose
     pod directory is gone is stale and taken over. False if in use."""

@@ -130,8 +130,9 @@ class Pod:
             if not state.claim_name(self.rootdir, name, pod_id):
                 raise LauncherError(f"pod name {name!r} is already in use "
                                     "(launcher rm it first)")
-            self.dir = os.path.join(self.rootdir, pod_id)
-            os.mkdir(self.dir, 0o700)
+            state.drop_stale_tmp(self.rootdir)
+            tmp = os.path.join(self.rootdir, ".tmp-" + pod_id)
+            os.mkdir(tmp, 0o700)
             self.record = {
                 "id": pod_id, "name": name, "created": state.now(), "state": "creating",
                 "detached": self.detached, "spec": self.spec.to_dict(),
@@ -139,7 +140,9 @@ class Pod:
                                "kind": "launcher"},
                 "pause": {"argv": pause_argv}, "namespaces": {}, "containers": [],
             }
-            state.save(self.dir, self.record)
+            state.save(tmp, self.record)   # the pod appears with its record, or not at all
+            self.dir = os.path.join(self.rootdir, pod_id)
+            os.rename(tmp, self.dir)
         self._install_signals()
         try:
             self.spawner = Spawner()

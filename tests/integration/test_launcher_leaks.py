@@ -6,6 +6,7 @@ the host's proc mounts)."""
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -123,3 +124,25 @@ def test_failed_setup_leaves_nothing(lx):
     r = lx.run("run", "-d", "--pause", "/etc/hostname", "--", "true")
     assert r.returncode == 125 and r.stderr.startswith("launcher: ")
     assert lx.pod_files() == []
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["foreground", "detached"])
+def test_sigkill_of_the_launcher_at_any_point_of_setup(lx, detach):
+    """SIGKILL to `launcher run` at many points of its set-up (0-90 ms): the
+    pod is absent, dead, or (detached: the supervisor carries on) running;
+    after rm -f nothing is left, not even a half-made pod directory."""
+    for i in range(16):
+        p = lx.popen("run", *(["-d"] if detach else []), "--share-pid", "--name", f"r{i}",
+                     "-c", "a=sleep 60", "-c", "b=sleep 60",
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(i * 0.006)
+        p.kill()
+        p.wait(10)
+        pods = lx.ps()
+        assert all(x["name"] == f"r{i}" for x in pods), pods
+        allowed = {"dead", "running", "creating", "exited"} if detach else {"dead"}
+        assert {x["state"] for x in pods} <= allowed, pods
+        for x in pods:
+            lx.ok("rm", "-f", x["id"])
+        assert wait_for(lambda: not lx.procs(), 20), lx.procs()
+        assert lx.pod_files() == []
