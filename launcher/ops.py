@@ -37,6 +37,8 @@ def _summary(st):
 def cmd_ps(o):
     """Lists every pod: table or JSON."""
     root = state.root()
+    with state.Lock(root):
+        state.drop_stale_tmp(root)
     pods = [state.status(d, rec) for d, rec in state.all_pods(root)]
     if o["format"] == "json":
         print(json.dumps([_summary(p) for p in pods]))
@@ -163,6 +165,8 @@ def _kill_leftovers(rec):
 def cmd_rm(o):
     """Removes stopped (exited or dead) pods; -f stops running ones first."""
     root = state.root()
+    with state.Lock(root):
+        state.drop_stale_tmp(root)
     for ref in o["pods"]:
         d, rec = state.resolve(root, ref)
         st = state.status(d, rec)

@@ -117,12 +117,21 @@ def save(poddir, record):
 
 
 def drop_stale_tmp(rootdir):
-    """Removes `.tmp-ID` pod directories (caller holds the Lock). A pod is
-    made as .tmp-ID and renamed into place under the lock, so any one seen
-    by a lock holder was left by a launcher killed half-way."""
+    """Housekeeping (caller holds the Lock): removes `.tmp-ID` pod
+    directories and name claims whose pod directory is gone. A pod is made
+    as .tmp-ID and renamed into place under the lock, so whatever a lock
+    holder finds of either was left by a launcher killed half-way."""
     for n in os.listdir(rootdir):
         if n.startswith(".tmp-"):
             remove(os.path.join(rootdir, n))
+    names = os.path.join(rootdir, ".names")
+    for n in os.listdir(names) if os.path.isdir(names) else ():
+        link = os.path.join(names, n)
+        try:
+            if not os.path.isdir(os.path.join(rootdir, os.readlink(link))):
+                os.unlink(link)
+        except OSError:
+            pass
 
 
 def claim_name(rootdir, name, pod_id):
