@@ -125,12 +125,12 @@ class Pod:
         pause_argv, ready = pause_command(self.spec.pause)
         self.rootdir = state.root()
         with state.Lock(self.rootdir):
+            state.drop_stale_tmp(self.rootdir)
             pod_id = state.new_id()
             name = self.spec.name or f"pod-{pod_id[:8]}"
             if not state.claim_name(self.rootdir, name, pod_id):
                 raise LauncherError(f"pod name {name!r} is already in use "
                                     "(launcher rm it first)")
-            state.drop_stale_tmp(self.rootdir)
             tmp = os.path.join(self.rootdir, ".tmp-" + pod_id)
             os.mkdir(tmp, 0o700)
             self.record = {
