@@ -123,27 +123,41 @@ def cmd_exec(o):
     return 128 - code if code < 0 else code
 
 
-def _stop(d, rec):
-    """Asks the pod's supervisor to stop the pod (SIGTERM through a pidfd)
-    and waits for it to finish; False if it did not in time."""
-    sup = rec.get("supervisor") or {}
-    fd = ns.open_pidfd(sup.get("pid"), sup.get("start"))
-    if fd is None:
-        return True
-    try:
-        signal.pidfd_send_signal(fd, signal.SIGTERM)
-        return ns.wait_pidfd(fd, rec["spec"]["grace"] * 2 + STOP_EXTRA)
-    finally:
-        os.close(fd)
+def _stop_all(recs):
+    """Asks each pod's supervisor to stop its pod (SIGTERM through a pidfd),
+    all at once, then waits for them; returns the names that did not stop in
+    time (grace period twice, plus a margin)."""
+    pending = []
+    for rec in recs:
+        sup = rec.get("supervisor") or {}
+        fd = ns.open_pidfd(sup.get("pid"), sup.get("start"))
+        if fd is not None:
+            signal.pidfd_send_signal(fd, signal.SIGTERM)
+            pending.append((rec, fd, time.monotonic() + rec["spec"]["grace"] * 2 + STOP_EXTRA))
+    late = []
+    for rec, fd, deadline in pending:
+        try:
+            if not ns.wait_pidfd(fd, deadline - time.monotonic()):
+                late.append(rec["name"])
+        finally:
+            os.close(fd)
+    return late
+
+
+def _resolve_all(refs):
+    """(root, [(poddir, record)]) for every POD argument; an unknown one
+    fails the command before anything is done."""
+    root = state.root()
+    return root, [state.resolve(root, ref) for ref in refs]
 
 
 def cmd_stop(o):
-    """Stops each pod given; prints its name."""
-    root = state.root()
-    for ref in o["pods"]:
-        d, rec = state.resolve(root, ref)
-        if not _stop(d, rec):
-            raise LauncherError(f"pod {rec['name']!r} did not stop in time")
+    """Stops the pods given (in parallel); prints each name."""
+    _, pods = _resolve_all(o["pods"])
+    late = _stop_all([rec for _, rec in pods])
+    if late:
+        raise LauncherError(f"pod {late[0]!r} did not stop in time")
+    for _, rec in pods:
         print(rec["name"])
     return 0
 
@@ -163,18 +177,19 @@ def _kill_leftovers(rec):
 
 
 def cmd_rm(o):
-    """Removes stopped (exited or dead) pods; -f stops running ones first."""
-    root = state.root()
+    """Removes stopped (exited or dead) pods; -f stops running ones first
+    (in parallel). Refuses before doing anything if one is running without -f."""
+    root, pods = _resolve_all(o["pods"])
     with state.Lock(root):
         state.drop_stale_tmp(root)
-    for ref in o["pods"]:
-        d, rec = state.resolve(root, ref)
-        st = state.status(d, rec)
-        if st["state"] in ("running", "creating"):
-            if not o["force"]:
-                raise LauncherError(f"pod {rec['name']!r} is running: stop it first or use rm -f")
-            if not _stop(d, rec):
-                raise LauncherError(f"pod {rec['name']!r} did not stop in time")
+    running = [rec for d, rec in pods
+               if state.status(d, rec)["state"] in ("running", "creating")]
+    if running and not o["force"]:
+        raise LauncherError(f"pod {running[0]['name']!r} is running: stop it first or use rm -f")
+    late = _stop_all(running)
+    if late:
+        raise LauncherError(f"pod {late[0]!r} did not stop in time")
+    for d, rec in pods:
         _kill_leftovers(rec)
         with state.Lock(root):
             state.remove(d)

@@ -134,6 +134,21 @@ def cmd(name, *argv):
 
 # -- run: the basics -------------------------------------------------------
 
+def test_rm_of_several_pods_checks_all_first(lx):
+    """rm with one running pod among several, without -f, refuses before
+    removing any; stop and rm -f handle several pods at once."""
+    lx.ok("run", "-d", "--name", "p1", "--", "true")
+    lx.ok("run", "-d", "--name", "p2", "--share-pid", "--", "sleep", "60")
+    assert wait_for(lambda: lx.inspect("p1")["state"] == "exited")
+    r = lx.run("rm", "p1", "p2")
+    assert r.returncode == 125 and "'p2' is running" in r.stderr
+    assert sorted(p["name"] for p in lx.ps()) == ["p1", "p2"]
+    r = lx.run("stop", "p2", "nosuchpod")
+    assert r.returncode == 125 and lx.inspect("p2")["state"] == "running"
+    assert lx.ok("rm", "-f", "p1", "p2") == "p1\np2\n"
+    assert lx.ps() == []
+
+
 def test_run_true_exits_zero_and_leaves_nothing(lx):
     """`run --share-pid -- true` exits 0, prints nothing and removes its pod."""
     r = lx.run("run", "--share-pid", "--", "true")
@@ -502,9 +517,9 @@ def test_idle_detached_pod_memory_is_small(lx):
 def test_concurrent_launchers_do_not_corrupt_state(lx):
     """Eight launchers start pods at once, three of them with the same name:
     exactly one of those wins, every record stays valid JSON, the dir is 0700."""
-    procs = [lx.popen("run", "-d", "--name", f"c{i}", "--", "sleep", "60",
+    procs = [lx.popen("run", "-d", "--name", f"c{i}", "--grace", "1", "--", "sleep", "60",
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(5)]
-    procs += [lx.popen("run", "-d", "--name", "same", "--", "sleep", "60",
+    procs += [lx.popen("run", "-d", "--name", "same", "--grace", "1", "--", "sleep", "60",
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
     codes = [p.wait(60) for p in procs]
     for p in procs:

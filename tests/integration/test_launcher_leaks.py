@@ -109,7 +109,7 @@ def test_stop_then_rm_of_a_running_pod_leaves_nothing(lx):
     """stop + rm of a running pod: no process, no state, no mount (checked by
     the fixture); rm -f does both at once."""
     lx.ok("run", "-d", "--name", "s1", "--share-pid", "--", "sleep", "60")
-    lx.ok("run", "-d", "--name", "s2", "--", "sleep", "60")
+    lx.ok("run", "-d", "--name", "s2", "--grace", "1", "--", "sleep", "60")
     lx.ok("stop", "s1")
     lx.ok("rm", "s1")
     lx.ok("rm", "-f", "s2")
