@@ -127,6 +127,7 @@ def _parse_run(args):
                 raise LauncherError(f"bad -c {text!r}: use NAME='command line'")
             named.append((name, line))
         elif a == "--grace":
+            opts["grace_set"] = True
             v = args.value(a, inline)
             try:
                 spec.grace = float(v)
@@ -162,6 +163,8 @@ def _parse_run(args):
         if opts["detach"]:
             raise LauncherError("the demo runs in the foreground: drop -d or give a command")
         spec.name = spec.name or "demo"
+        if not opts.get("grace_set"):
+            spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
     from launcher.spec import check_name, validate
     if opts["demo"]:
         check_name("pod", spec.name)

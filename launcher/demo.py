@@ -101,7 +101,9 @@ def demo(spec):
               if share else "its container's PID 1 (sh), which reaps it"),
              ContainerSpec("orphan", ["sh", "-c", ORPHAN]))
         _say("stop: TERM to the containers still running, then to pause; the "
-             "namespaces vanish with their last process")
+             "namespaces vanish with their last process" + (
+                 "" if share else f" (the server is PID 1 of its namespace with no TERM "
+                 f"handler: the kernel drops TERM, so it is KILLed after {spec.grace:g}s)"))
         pod.stop_requested = True
         pod.supervise()
     finally:

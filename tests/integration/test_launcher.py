@@ -427,7 +427,7 @@ def test_detached_pod_exits_when_its_containers_do(lx):
 def test_exec_joins_the_containers_namespaces(lx, share):
     """exec runs in the container's net, IPC, UTS, PID and mount namespaces
     (same inodes as the container) and returns the command's code."""
-    lx.ok("run", "-d", "--name", "ex", *(["--share-pid"] if share else []),
+    lx.ok("run", "-d", "--name", "ex", "--grace", "1", *(["--share-pid"] if share else []),
           "-c", "a=sleep 60", "-c", "b=sleep 60")
     st = lx.inspect("ex")
     out = lx.ok("exec", "ex", "-c", "b", "--", "sh", "-c",
@@ -493,7 +493,7 @@ def test_run_path_imports_stay_light(lx):
 def test_idle_detached_pod_memory_is_small(lx):
     """A detached idle pod costs <= 2 MB of RSS besides its workload
     (monitor + pause), and neither wakes up while idle."""
-    lx.ok("run", "-d", "--name", "idle", "--", "sleep", "60")
+    lx.ok("run", "-d", "--name", "idle", "--grace", "1", "--", "sleep", "60")
     st = lx.inspect("idle")
     if st["supervisor"]["kind"] != "monitor":
         pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
