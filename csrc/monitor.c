@@ -14,6 +14,7 @@
  * `done` is written and the monitor exits 0.
  *
  * Usage: pod-monitor GRACE_MS PAUSE_PID PID:NAME...   (cwd = pod directory)
+ * Every PID must be a child of the monitor (it signals nothing else).
  * Exit: 0 done, 2 usage. Static, no stdio: a few KB of RSS per pod.
  */
 #define _GNU_SOURCE
@@ -191,17 +192,36 @@ static void stop_pod(const sigset_t *set)
     }
 }
 
+/* Parses a positive decimal pid; 0 if s is not one. */
+static pid_t parse_pid(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
+        return 0;
+    return (pid_t)v;
+}
+
+/* 1 if pid is a child of ours (exited or not), without reaping it. */
+static int is_child(pid_t pid)
+{
+    siginfo_t info;
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* Parses "PID:NAME" into ctrs[]; 0 on success. */
 static int add_ctr(char *arg)
 {
-    char *colon = strchr(arg, ':'), *end;
+    char *colon = strchr(arg, ':');
     if (!colon || nctrs >= MAX_CTRS || strlen(colon + 1) >= NAME_MAX_LEN)
         return 1;
     *colon = '\0';
-    long pid = strtol(arg, &end, 10);
-    if (*end || pid <= 0)
+    pid_t pid = parse_pid(arg);
+    *colon = ':';
+    if (!pid || !is_child(pid) || colon[1] == '\0' || strchr(colon + 1, '/'))
         return 1;
-    ctrs[nctrs].pid = (pid_t)pid;
+    ctrs[nctrs].pid = pid;
     ctrs[nctrs].name = colon + 1;
     nctrs++;
     return 0;
@@ -210,7 +230,6 @@ static int add_ctr(char *arg)
 int main(int argc, char **argv)
 {
     sigset_t all, set;
-    char *end;
 
     /* 1. Block every asynchronous signal; a SIGCHLD that arrived before the
      *    exec stays pending, so no exit is missed. */
@@ -226,16 +245,21 @@ int main(int argc, char **argv)
         warn("usage: pod-monitor GRACE_MS PAUSE_PID PID:NAME...", NULL);
         return 2;
     }
+    char *end;
+    errno = 0;
     grace_ms = strtol(argv[1], &end, 10);
-    long pp = strtol(argv[2], &end, 10);
-    if (*end || pp <= 0 || grace_ms < 0) {
-        warn("bad arguments", NULL);
+    pause_pid = parse_pid(argv[2]);
+    if (errno || end == argv[1] || *end || grace_ms < 0 || !pause_pid) {
+        warn("bad arguments: want GRACE_MS PAUSE_PID PID:NAME...", NULL);
         return 2;
     }
-    pause_pid = (pid_t)pp;
+    if (!is_child(pause_pid)) {
+        warn("pause is not a child of the monitor:", argv[2]);
+        return 2;
+    }
     for (int i = 3; i < argc; i++) {
         if (add_ctr(argv[i])) {
-            warn("bad container argument", argv[i]);
+            warn("bad container (PID:NAME of a child):", argv[i]);
             return 2;
         }
     }

@@ -32,6 +32,22 @@ def wait_for(pred, timeout=10.0, interval=0.02):
         time.sleep(interval)
 
 
+def ns_holders(inodes):
+    """Host pids of processes still in any namespace of `inodes` ({kind: inode})."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        for kind, ino in inodes.items():
+            try:
+                if os.stat(f"/proc/{name}/ns/{kind}").st_ino == ino:
+                    out.append(int(name))
+                    break
+            except OSError:
+                pass
+    return out
+
+
 def proc_mounts():
     """The host's proc mounts (mount point, super options): pods must add none."""
     with open("/proc/self/mountinfo") as f:
@@ -408,9 +424,11 @@ def test_detached_lifecycle(lx, monitor):
     assert st["state"] == "exited" and st["exit_code"] == 137
     assert [c["exit_code"] for c in st["containers"]] == [137, 3]
     assert st["pause"]["exit"] == "exit 0"
-    assert not wait_for(lambda: lx.procs(), 0.1) or wait_for(lambda: not lx.procs(), 5)
+    assert wait_for(lambda: not lx.procs(), 5)
     assert lx.ok("rm", "dpod") == "dpod\n"
     assert lx.ps() == [] and lx.pod_files() == []
+    sandbox_ns = {k: v for k, v in st["namespaces"].items() if k in ("net", "ipc", "uts", "pid")}
+    assert wait_for(lambda: not ns_holders(sandbox_ns), 10), "the pod's namespaces live on"
 
 
 def test_detached_pod_exits_when_its_containers_do(lx):
@@ -445,6 +463,19 @@ def test_exec_joins_the_containers_namespaces(lx, share):
     r = lx.run("exec", "ex", "--", "no-such-cmd")
     assert r.returncode == 127 and r.stderr.startswith("launcher: ")
     lx.ok("rm", "-f", "ex")
+
+
+def test_monitor_rejects_bad_arguments(tmp_path):
+    """pod-monitor with bad arguments, or pids that are not its children (here
+    pid 1): one line on stderr, exit 2, no file written, nothing signalled."""
+    mon = os.path.join(REPO, "pause", "bin", "pod-monitor")
+    if not os.access(mon, os.X_OK):
+        pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
+    for args in ([], ["x", "1"], ["100", "1", "nocolon"], ["100", "1", "12:" + "n" * 70]):
+        r = subprocess.run([mon, *args], capture_output=True, text=True, cwd=tmp_path, timeout=10)
+        assert r.returncode == 2 and r.stderr.startswith("pod-monitor: ")
+        assert r.stderr.count("\n") == 1
+    assert os.listdir(tmp_path) == []
 
 
 def test_demo_shared_pid(lx):

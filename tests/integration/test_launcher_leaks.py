@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_launcher import lx, wait_for  # noqa: F401  (lx is a fixture)
+from test_launcher import lx, ns_holders, wait_for  # noqa: F401  (lx is a fixture)
 
 
 def _state(lx, pod):
@@ -70,6 +70,8 @@ def test_sigkill_of_the_monitor_leaves_a_dead_pod_and_no_process(lx):
     assert r.returncode == 125 and "not running" in r.stderr
     lx.ok("rm", "km")
     assert lx.pod_files() == []
+    sandbox_ns = {k: v for k, v in st["namespaces"].items() if k != "mnt"}   # pause keeps the host's
+    assert wait_for(lambda: not ns_holders(sandbox_ns), 20), "the pod's namespaces live on"
 
 
 def test_sigkill_of_the_foreground_launcher(lx):
