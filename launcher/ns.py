@@ -75,11 +75,6 @@ def set_child_subreaper():
     _check(lib.nsc_prctl(lib.PR_SET_CHILD_SUBREAPER, 1), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def set_no_new_privs():
-    """execve() can no longer grant privileges (setuid bits, file caps)."""
-    _check(lib.nsc_prctl(lib.PR_SET_NO_NEW_PRIVS, 1), "prctl(PR_SET_NO_NEW_PRIVS)")
-
-
 def loopback_up():
     """Brings `lo` of the caller's network namespace up (an ioctl on a socket
     made inside it, in the cffi module: no `ip` command, no netlink)."""

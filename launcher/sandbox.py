@@ -90,13 +90,15 @@ def _drop_privileges(no_new_privs, caps):
     """In the child, before exec: --no-new-privileges and --cap-drop, through
     python-prctl (bounding set, so exec cannot regain them, plus the
     effective/permitted/inheritable sets)."""
+    if not (caps or no_new_privs):
+        return
+    import prctl
     if caps:
-        import prctl
         prctl.capbset.drop(*caps)
         for s in (prctl.cap_inheritable, prctl.cap_effective, prctl.cap_permitted):
             s.drop(*caps)
     if no_new_privs:
-        ns.set_no_new_privs()
+        prctl.set_no_new_privs(1)
 
 
 class Spawner:
