@@ -210,12 +210,13 @@ def _parse_simple(cmd, args):
             o["pods"].append(raw)
     if o.get("help"):
         return o
-    want = {"ps": (0, 0), "inspect": (1, 1), "exec": (1, 1), "logs": (1, 1),
-            "stop": (1, None), "rm": (1, None)}[cmd]
     n = len(o["pods"])
-    if n < want[0] or (want[1] is not None and n > want[1]):
-        raise LauncherError(f"{cmd}: expected {'one pod' if want == (1, 1) else 'a pod'}"
-                            if want[0] else f"{cmd}: unexpected argument {o['pods'][0]!r}")
+    if cmd == "ps" and n:
+        raise LauncherError(f"ps: unexpected argument {o['pods'][0]!r}")
+    if cmd in ("inspect", "exec", "logs") and n != 1:
+        raise LauncherError(f"{cmd}: expected one pod")
+    if cmd in ("stop", "rm") and not n:
+        raise LauncherError(f"{cmd}: expected a pod")
     if cmd == "exec" and not o["argv"]:
         raise LauncherError("exec: no command (use: launcher exec POD -- CMD ARGS)")
     if cmd in ("exec", "logs") and o["container"] is not None:
@@ -238,14 +239,15 @@ def parse(argv):
     if cmd not in COMMANDS:
         raise LauncherError(f"unknown command {cmd!r} (commands: {', '.join(COMMANDS)})")
     if cmd == "run":
-        return cmd, _parse_run(args)
-    return cmd, _parse_simple(cmd, args)
+        opts, spec = _parse_run(args)
+        return ("help", None) if opts.get("help") else (cmd, (opts, spec))
+    opts = _parse_simple(cmd, args)
+    return ("help", None) if opts.get("help") else (cmd, opts)
 
 
 def dispatch(cmd, opts):
     """Runs a parsed command; returns the exit code."""
-    if cmd == "help" or (opts and isinstance(opts, dict) and opts.get("help")) or \
-            (cmd == "run" and opts[0].get("help")):
+    if cmd == "help":
         sys.stdout.write(USAGE)
         return 0
     if cmd == "version":
