@@ -8,6 +8,7 @@ The helpers here are imported by the other test_launcher_* files.
 """
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -30,6 +31,14 @@ def wait_for(pred, timeout=10.0, interval=0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def first_line(stream, timeout=15.0):
+    """The first line of a child's output pipe, waiting at most `timeout` s
+    ("" if none came)."""
+    if not select.select([stream], [], [], timeout)[0]:
+        return ""
+    return stream.readline()
 
 
 def ns_holders(inodes):
@@ -340,7 +349,7 @@ def test_sigint_stops_the_pod_gracefully(lx):
     script = 'trap "echo got TERM; exit 0" TERM; echo started; while :; do sleep 0.05; done'
     p = lx.popen("run", "--", "sh", "-c", script, stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline() == "sh | started\n"
+        assert first_line(p.stdout) == "sh | started\n"
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=20)
     finally:
@@ -356,7 +365,7 @@ def test_stop_of_a_foreground_pod(lx):
     script = 'trap "exit 0" TERM; echo started; while :; do sleep 0.05; done'
     p = lx.popen("run", "--name", "fg", "--", "sh", "-c", script, stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline() == "sh | started\n"
+        assert first_line(p.stdout) == "sh | started\n"
         assert [x["state"] for x in lx.ps()] == ["running"]
         assert lx.ok("stop", "fg") == "fg\n"
         p.communicate(timeout=20)
@@ -372,7 +381,7 @@ def test_grace_period_then_kill(lx):
     p = lx.popen("run", "--grace", "0.5", "--", "sh", "-c",
                  "trap '' TERM; echo started; sleep 30", stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline() == "sh | started\n"
+        assert first_line(p.stdout) == "sh | started\n"
         t = time.monotonic()
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=20)

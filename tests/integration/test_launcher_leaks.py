@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_launcher import lx, ns_holders, wait_for  # noqa: F401  (lx is a fixture)
+from test_launcher import first_line, lx, ns_holders, wait_for  # noqa: F401  (lx is a fixture)
 
 
 def _state(lx, pod):
@@ -80,7 +80,7 @@ def test_sigkill_of_the_foreground_launcher(lx):
     p = lx.popen("run", "--name", "kl", "--", "sh", "-c", "echo started; sleep 60",
                  stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline() == "sh | started\n"
+        assert first_line(p.stdout) == "sh | started\n"
         p.kill()
         p.wait(10)
     finally:
@@ -98,7 +98,7 @@ def test_closed_stdout_does_not_break_a_foreground_pod(lx):
     runs to its end (output keeps going to its log) and exits with its code."""
     p = lx.popen("run", "--", "sh", "-c", "seq 200000; exit 4", stdout=subprocess.PIPE)
     try:
-        p.stdout.readline()
+        first_line(p.stdout)
         p.stdout.close()
         assert p.wait(30) == 4
     finally:
