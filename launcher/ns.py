@@ -1,9 +1,9 @@
 """All namespace, mount and prctl system calls of the launcher, in one place.
 
 Thin wrappers over the compiled cffi module launcher._nsc (setns, unshare,
-mount, prctl, sethostname, loopback) and a few os-level helpers (pidfds, /proc/PID/stat start times,
-namespace inodes). Failures raise
-LauncherError with the call and errno spelled out.
+mount, prctl, sethostname, loopback up) and a few os-level helpers (pidfds,
+/proc/PID/stat start times, namespace inodes). Failures raise LauncherError
+with the call and errno spelled out.
 """
 import errno
 import os

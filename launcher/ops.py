@@ -83,7 +83,7 @@ def cmd_exec(o):
     """Runs a command inside a container's namespaces (net, IPC, UTS, PID,
     mount), entered through a pidfd verified against the recorded start
     time. Returns the command's exit code (126/127 if it cannot run)."""
-    from launcher.sandbox import _child_fail, _read_status, _reset_signals
+    from launcher.sandbox import child_fail, read_status, reset_signals
     d, rec = state.resolve(state.root(), o["pods"][0])
     st = state.status(d, rec)
     if st["state"] != "running":
@@ -105,17 +105,17 @@ def cmd_exec(o):
             os.close(st_r)
             ns.set_pdeathsig(signal.SIGKILL)
             ns.setns(pidfd, ns.SANDBOX_NS | ns.CLONE_NEWNS)
-            _reset_signals()
+            reset_signals()
             os.execvpe(argv[0], argv, env)
         except BaseException as e:
-            _child_fail(st_w, e)
+            child_fail(st_w, e)
     os.close(st_w)
     os.close(pidfd)
     for s in (signal.SIGINT, signal.SIGQUIT):   # the terminal sends them to the child too
         signal.signal(s, signal.SIG_IGN)
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, lambda sig, _f: os.kill(pid, sig))
-    failed = _read_status(st_r)
+    failed = read_status(st_r)
     _, status = os.waitpid(pid, 0)
     if failed:
         raise LauncherError(f"exec: cannot run {argv[0]!r}: {failed[1]}", failed[0])

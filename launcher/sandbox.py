@@ -26,7 +26,7 @@ from launcher.errors import (EXIT_CANNOT_RUN, EXIT_LAUNCHER, EXIT_NOT_FOUND,
 READY_TIMEOUT = 10.0
 
 
-def _reset_signals():
+def reset_signals():
     """Undoes what Python did to signals, so the exec'd program starts clean:
     SIGPIPE/SIGXFSZ back to default, nothing blocked."""
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
@@ -35,7 +35,7 @@ def _reset_signals():
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _child_fail(fd, err):
+def child_fail(fd, err):
     """In a forked child: reports `err` on the exec-status pipe and exits
     with the code podman would use (127 not found, 126 not runnable)."""
     if isinstance(err, FileNotFoundError):
@@ -52,7 +52,7 @@ def _child_fail(fd, err):
         os._exit(code)
 
 
-def _read_status(fd):
+def read_status(fd):
     """Parent side of the exec-status pipe: None if exec succeeded, else
     (code, message)."""
     chunks = []
@@ -149,19 +149,19 @@ class Spawner:
                     ns.unshare(ns.SANDBOX_NS)
                     ns.sethostname(hostname)
                     ns.loopback_up()
-                    _reset_signals()
+                    reset_signals()
                     os.dup2(self.devnull, 0)
                     os.dup2(log_fd, 1)
                     os.dup2(log_fd, 2)
                     os.execv(argv[0], argv)
                 except BaseException as e:
-                    _child_fail(st_w, e)
+                    child_fail(st_w, e)
         finally:
             ns.setns(self.own_pidns, ns.CLONE_NEWPID)
         os.close(st_w)
         if wr is not None:
             os.close(wr)
-        failed = _read_status(st_r)
+        failed = read_status(st_r)
         if failed:
             if rd is not None:
                 os.close(rd)
@@ -206,14 +206,14 @@ class Spawner:
                     if c.cwd:
                         os.chdir(c.cwd)
                     _drop_privileges(no_new_privs, caps)
-                    _reset_signals()
+                    reset_signals()
                     os.dup2(self.devnull, 0)
                     os.dup2(out_fd, 1)
                     os.dup2(err_fd, 2)
                     os.execvpe(c.argv[0], c.argv, env)
                 except BaseException as e:
-                    _child_fail(st_w, e)
+                    child_fail(st_w, e)
         finally:
             ns.setns(self.own_pidns, ns.CLONE_NEWPID)
         os.close(st_w)
-        return pid, _read_status(st_r)
+        return pid, read_status(st_r)
