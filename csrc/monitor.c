@@ -248,8 +248,9 @@ int main(int argc, char **argv)
     char *end;
     errno = 0;
     grace_ms = strtol(argv[1], &end, 10);
+    int bad_grace = errno || end == argv[1] || *end || grace_ms < 0 || grace_ms > 86400000L;
     pause_pid = parse_pid(argv[2]);
-    if (errno || end == argv[1] || *end || grace_ms < 0 || !pause_pid) {
+    if (bad_grace || !pause_pid) {
         warn("bad arguments: want GRACE_MS PAUSE_PID PID:NAME...", NULL);
         return 2;
     }

@@ -480,7 +480,8 @@ def test_monitor_rejects_bad_arguments(tmp_path):
     mon = os.path.join(REPO, "pause", "bin", "pod-monitor")
     if not os.access(mon, os.X_OK):
         pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
-    for args in ([], ["x", "1"], ["100", "1", "nocolon"], ["100", "1", "12:" + "n" * 70]):
+    for args in ([], ["x", "1"], ["99999999999999999999", "1"], ["100", "1"],
+                 ["100", "1", "nocolon"], ["100", "1", "12:" + "n" * 70]):
         r = subprocess.run([mon, *args], capture_output=True, text=True, cwd=tmp_path, timeout=10)
         assert r.returncode == 2 and r.stderr.startswith("pod-monitor: ")
         assert r.stderr.count("\n") == 1
