@@ -1,0 +1,121 @@
+"""The pytest plugin's fixtures against real inits: our pause (three
+implementations), the peer inits from Debian, and a broken init that never
+reaps (which must make wait_reaped fail with a readable list of zombies)."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pause.testing import NamespaceError, PidNamespace
+
+BROKEN_INIT = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "broken_init.py")]
+INITS = [dict(impl="c"), dict(impl="cffi"), dict(impl="python"),
+         dict(init="tini"), dict(init="dumb-init"), dict(init="catatonit")]
+IDS = ["pause-c", "pause-cffi", "pause-python", "tini", "dumb-init", "catatonit"]
+
+
+@pytest.mark.parametrize("kwargs", INITS, ids=IDS)
+def test_every_working_init_reaps_orphans(pid_namespace_factory, kwargs):
+    """Orphans reparented to a working init (ours or a peer) are all reaped:
+    wait_reaped returns and no zombie is left in the namespace."""
+    ns = pid_namespace_factory(**kwargs)
+    ns.spawn_orphans(20, exit_codes=(0, 1, 42))
+    ns.wait_reaped(timeout=5)
+    assert ns.zombies() == []
+
+
+def test_broken_init_fails_wait_reaped_listing_zombies(pid_namespace_factory):
+    """With an init that never waits, wait_reaped fails and its message lists
+    every zombie with its parent, the init (ns pid 1)."""
+    ns = pid_namespace_factory(init=BROKEN_INIT)
+    ns.spawn_orphans(3)
+    with pytest.raises(NamespaceError) as err:
+        ns.wait_reaped(timeout=0.5)
+    message = str(err.value)
+    assert "3 zombie(s) still in the PID namespace" in message
+    assert message.count("state Z") == 3
+    assert message.count("parent %d (ns pid 1, " % ns.init_pid) == 3
+    assert len(ns.zombies()) == 3
+
+
+@pytest.mark.parametrize("impl", ["c", "cffi", "python"])
+def test_reaped_events_report_each_exit_status(pid_namespace_factory, impl):
+    """`reaped` streams pause's --events-fd: one event per orphan, with its
+    exit code, and pids as seen inside the namespace."""
+    ns = pid_namespace_factory(impl=impl)
+    ns.spawn_orphans(6, exit_codes=(0, 7, 255))
+    events = ns.wait_events(6)
+    assert sorted(e["exit"] for e in events) == [0, 0, 7, 7, 255, 255]
+    assert all(e["event"] == "reaped" and 1 < e["pid"] < 1000 for e in events)
+
+
+def test_default_fixture_is_pause_c(pid_namespace):
+    """Unmarked, pid_namespace runs the static pause binary as PID 1."""
+    with open("/proc/%d/status" % pid_namespace.init_pid) as f:
+        assert "NSpid:" in f.read()
+    assert pid_namespace.argv[0].endswith(os.path.join("bin", "pause"))
+    pid_namespace.spawn_orphans(2)
+    pid_namespace.wait_reaped(timeout=5)
+
+
+@pytest.mark.pid_namespace(init="catatonit")
+def test_marker_selects_the_init(pid_namespace):
+    """@pytest.mark.pid_namespace(init=...) puts that init as PID 1."""
+    assert os.path.basename(os.readlink("/proc/%d/exe" % pid_namespace.init_pid)) == "catatonit"
+    pid_namespace.spawn_orphans(2)
+    pid_namespace.wait_reaped(timeout=5)
+
+
+@pytest.mark.pid_namespace(impl="python")
+def test_run_gives_handle_inside_the_namespace(pid_namespace):
+    """run() starts a process inside the namespace: its handle knows its host
+    pid, its namespace pid (> 1) and its exit status (128+N for signal N)."""
+    h = pid_namespace.run(["sleep", "30"])
+    assert h.pid and h.ns_pid and h.ns_pid > 1
+    assert os.stat("/proc/%d/ns/pid" % h.pid).st_ino == pid_namespace.inode
+    os.kill(h.pid, signal.SIGTERM)
+    assert h.wait(timeout=5) == 128 + signal.SIGTERM
+    assert pid_namespace.run(["sh", "-c", "exit 7"], wait=True).returncode == 7
+
+
+@pytest.mark.parametrize("impl", ["c", "cffi", "python"])
+def test_signal_and_init_exit_code(pid_namespace_factory, impl):
+    """signal(TERM) makes pause exit; init_exit_code reads 0 once it has."""
+    ns = pid_namespace_factory(impl=impl)
+    assert ns.init_exit_code is None
+    ns.signal(signal.SIGTERM)
+    assert ns.wait_exit(timeout=5) == 0
+    assert ns.init_exit_code == 0
+
+
+def test_teardown_kills_the_namespace_and_leaves_nothing():
+    """Closing a namespace SIGKILLs it: no process of it (init, workload,
+    zombie) is left, and its /proc mount went with its mount namespace."""
+    with PidNamespace(init=BROKEN_INIT) as ns:
+        ns.spawn_orphans(2)
+        ns.run(["sleep", "30"])
+        inode, init = ns.init_pid and ns.inode, ns.init_pid
+        assert len(ns.processes()) >= 3
+    assert ns.processes() == []
+    assert not os.path.exists("/proc/%d" % init) or \
+        os.stat("/proc/%d/ns/pid" % init).st_ino != inode
+
+
+def test_orphans_helper_rejects_bad_arguments():
+    """`python -m pause.testing.orphans` with a bad argument prints one line of
+    usage error on stderr and exits 2, without a traceback."""
+    out = subprocess.run([sys.executable, "-m", "pause.testing.orphans", "-3"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert out.stderr.startswith("orphans: ") and "Traceback" not in out.stderr
+
+
+def test_missing_init_is_a_skip_reason():
+    """An init that is not installed raises NamespaceUnavailable naming it (the
+    fixture turns it into a skip)."""
+    from pause.testing import NamespaceUnavailable
+    with pytest.raises(NamespaceUnavailable, match="no-such-init"):
+        PidNamespace(init=["no-such-init"])
