@@ -56,17 +56,21 @@ def expected_statuses(nodes):
 
 
 def _become(node):
-    """In a forked child: fork the node's children, wait its delay, then end."""
-    for child in node["children"]:
-        if os.fork() == 0:
-            _become(child)
-    time.sleep(node["delay"] / 1000.0)
-    if "signal" in node:
-        signal.signal(node["signal"], signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [node["signal"]])
-        os.kill(os.getpid(), node["signal"])
-        time.sleep(5)
-    os._exit(node.get("exit", 99))
+    """In a forked child: fork the node's children, wait its delay, then end.
+    Never returns (a forked child must not run its parent's code)."""
+    try:
+        for child in node["children"]:
+            if os.fork() == 0:
+                _become(child)
+        time.sleep(node["delay"] / 1000.0)
+        if "signal" in node:
+            if node["signal"] != signal.SIGKILL:
+                signal.signal(node["signal"], signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [node["signal"]])
+            os.kill(os.getpid(), node["signal"])
+            time.sleep(5)
+    finally:
+        os._exit(node.get("exit", 99))
 
 
 def _others():
