@@ -244,7 +244,9 @@ class PidNamespace:
         self.close(check=exc[0] is None)
 
     def close(self, check=True, timeout=5):
-        """Kills the namespace (SIGKILL to PID 1), waits for every helper and, with
+        """Kills the namespace (SIGKILL to PID 1, which unshare, its parent, then
+        reaps; util-linux 2.38 unshare prints a harmless `sigprocmask unblock
+        failed` line when its child dies of a signal), waits for every helper and, with
         check, raises NamespaceError if any process of the namespace is left."""
         if self.init_pid and self.unshare.poll() is None:
             try:

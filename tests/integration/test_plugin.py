@@ -119,3 +119,30 @@ def test_missing_init_is_a_skip_reason():
     from pause.testing import NamespaceUnavailable
     with pytest.raises(NamespaceUnavailable, match="no-such-init"):
         PidNamespace(init=["no-such-init"])
+
+
+def test_works_for_a_non_root_user_through_a_user_namespace(tmp_path):
+    """As an unprivileged user (nobody), PidNamespace goes through a user
+    namespace and an init still reaps orphans; skips where that user cannot
+    run this checkout's Python."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to the nobody user")
+    python = "/usr/bin/python3"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python]
+    env = dict(os.environ, PYTHONPATH=repo)
+    probe = subprocess.run(drop + ["-c", "import pause.testing"], cwd=str(tmp_path.anchor),
+                           env=env, capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip("user nobody cannot import this checkout with %s: %s"
+                    % (python, probe.stderr.strip().splitlines()[-1:]))
+    script = ("from pause.testing import PidNamespace\n"
+              "with PidNamespace(init='catatonit') as ns:\n"
+              "    assert ns.user\n"
+              "    ns.spawn_orphans(3)\n"
+              "    ns.wait_reaped(5)\n"
+              "    print('reaped', len(ns.zombies()))\n")
+    out = subprocess.run(drop + ["-c", script], cwd="/", env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "reaped 0"
