@@ -300,6 +300,7 @@ class PidNamespace:
     def wait_reaped(self, timeout=5):
         """Returns once no zombie is left in the namespace; raises NamespaceError
         (a test failure) listing every zombie and its parent after `timeout` s."""
+        __tracebackhide__ = True  # pytest shows the user's line, not this one
         if _until(lambda: not self.zombies(), timeout):
             return
         zombies = self.zombies()
