@@ -1,0 +1,193 @@
+"""Helpers shared by the benches: timing statistics, a plain stderr progress
+bar, the machine description, /proc readers, a scratch pids cgroup, the
+kernel.pid_max guard, and the inits we compare (how to start each one)."""
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "bench", "results")
+PIDS_ROOT = "/sys/fs/cgroup/pids"
+
+
+class Skip(Exception):
+    """A bench (or one row of it) cannot run here; the message says why."""
+
+
+def summary(samples):
+    """Median, min, max and count of a list of numbers (seconds or bytes)."""
+    return {"median": statistics.median(samples), "min": min(samples),
+            "max": max(samples), "n": len(samples), "samples": samples}
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place; silent when
+    stderr is not a terminal except for one line per finished step."""
+
+    def __init__(self, total, label):
+        self.total, self.done, self.label = max(total, 1), 0, label
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+
+    def step(self, what=""):
+        self.done += 1
+        frac = self.done / self.total
+        bar = "#" * int(30 * frac)
+        line = (f"{self.label} [{bar:<30}] {self.done}/{self.total} "
+                f"{time.monotonic() - self.start:5.1f}s {what}")
+        if self.tty:
+            sys.stderr.write("\r" + line[:100].ljust(100))
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def machine():
+    """Cores, kernel, CPU model and date, for the results header."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cores": os.cpu_count(), "kernel": platform.release(), "cpu": model,
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def proc_status(pid):
+    """The fields of /proc/PID/status as a dict of strings."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def rss_kb(pid):
+    """Resident set size of a process in KB."""
+    return int(proc_status(pid)["VmRSS"].split()[0])
+
+
+def ctxt_switches(pid):
+    """Voluntary plus involuntary context switches of a process so far."""
+    st = proc_status(pid)
+    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+
+def cpu_ns(pid):
+    """CPU time a process has used, in ns (/proc/PID/schedstat)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def children(pid):
+    """Direct children of a process."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def wait_for(fn, timeout, what):
+    """Polls fn() every millisecond until it returns something true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.001)
+    raise Skip(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def pids_cgroup():
+    """A fresh child of the pids controller with no limit; removed after."""
+    if not os.path.isdir(PIDS_ROOT):
+        raise Skip(f"no pids cgroup controller at {PIDS_ROOT}")
+    path = tempfile.mkdtemp(prefix="bench-", dir=PIDS_ROOT)
+    try:
+        yield path
+    finally:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def pid_max_at_least(n):
+    """Raises kernel.pid_max to n for the block and restores it after."""
+    path = "/proc/sys/kernel/pid_max"
+    with open(path) as f:
+        old = int(f.read())
+    if old >= n:
+        yield
+        return
+    with open(path, "w") as f:
+        f.write(str(n))
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(str(old))
+
+
+def compile_helper(name, tmpdir):
+    """Compiles bench/NAME.c with gcc into tmpdir; returns the binary path."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise Skip("no C compiler (gcc) to build the burst helper")
+    out = os.path.join(tmpdir, name)
+    src = os.path.join(REPO, "bench", name + ".c")
+    subprocess.run([cc, "-O2", "-o", out, src], check=True)
+    return out
+
+
+def venv_python():
+    """The project's venv interpreter, else the one running the bench."""
+    p = os.path.join(REPO, ".venv", "bin", "python")
+    return p if os.access(p, os.X_OK) else sys.executable
+
+
+def inits():
+    """The inits we compare: name -> (argv, uses_ready_fd, binary to size).
+    Rows whose program is missing are returned with argv None and a reason."""
+    py = venv_python()
+    pause_bin = os.path.join(REPO, "pause", "bin", "pause")
+    table = {}
+    if os.access(pause_bin, os.X_OK):
+        table["pause (C)"] = ([pause_bin], True, pause_bin)
+    else:
+        table["pause (C)"] = (None, "pause/bin/pause not built (make build)", None)
+    have_pkg = subprocess.run([py, "-c", "import pause.__main__"],
+                              capture_output=True, cwd=REPO).returncode == 0
+    for impl, label in (("cffi", "pause (cffi)"), ("python", "pause (Python)")):
+        if have_pkg:
+            table[label] = ([py, "-m", "pause", "--impl", impl], True, None)
+        else:
+            table[label] = (None, "python -m pause not importable", None)
+    for name, argv in (("catatonit -P", ["catatonit", "-P"]),
+                       ("tini", ["tini", "--", "sleep", "infinity"]),
+                       ("dumb-init", ["dumb-init", "sleep", "infinity"])):
+        exe = shutil.which(argv[0])
+        if exe:
+            table[name] = ([exe] + argv[1:], False, exe)
+        else:
+            table[name] = (None, f"{argv[0]} not installed", None)
+    return table
