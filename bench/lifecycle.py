@@ -166,7 +166,7 @@ def pods(n, progress, label):
         try:
             t0 = time.perf_counter()
             for i in range(n):
-                r = subprocess.run([lau, "run", "-d", "--", "sleep", "infinity"],
+                r = subprocess.run([lau, "run", "-d", "--grace", "0", "--", "sleep", "infinity"],
                                    capture_output=True, text=True, env=env, timeout=60)
                 if r.returncode != 0:
                     return {"skipped": f"launcher run -d failed: {r.stderr.strip()}"}
@@ -186,8 +186,7 @@ def pods(n, progress, label):
                            check=True, timeout=600)
             rm_s = time.perf_counter() - t1
             progress.step(f"{label} removed")
-            gone = lambda p: not os.path.exists(f"/proc/{p}")  # noqa: E731
-            leaked = [p for p in pauses + sorted(supers) if not gone(p)]
+            leaked = lingering(pauses + sorted(supers), 5)
             left = [e for e in os.listdir(state) if not e.startswith(".")]
             ids = []
         finally:
@@ -206,6 +205,16 @@ def pods(n, progress, label):
             "per_pod_rss_kb": total_rss / max(n_pods, 1),
             "leaked_processes": leaked, "leaked_state": left,
             "zombies_left": zombies_of(os.getpid())}
+
+
+def lingering(pids, timeout):
+    """Those of pids still alive after up to timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.01)
 
 
 def zombies_of(pid):

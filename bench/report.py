@@ -70,8 +70,8 @@ def _pods(title, r):
     leak = ("none" if not (r["leaked_processes"] or r["leaked_state"] or r["zombies_left"])
             else f"processes {r['leaked_processes']}, state {r['leaked_state']}, "
                  f"zombies {r['zombies_left']}")
-    return [f"\n**{title}** ({r['pods']} detached idle pods, `launcher run -d -- sleep "
-            "infinity`, then one `launcher rm -f`)\n",
+    return [f"\n**{title}** ({r['pods']} detached idle pods, `launcher run -d --grace 0 -- "
+            "sleep infinity`, then one `launcher rm -f`)\n",
             "| create | remove | pause memory total (PSS / RSS) | per pod, pause + supervisor "
             "(PSS / RSS) | leaked |", "|---|---|---|---|---|",
             f"| {r['create_s']:.1f} s ({r['pods_per_s_create']:.1f} pods/s) | "

@@ -1,7 +1,8 @@
 """Starts an init as PID 1 of a fresh PID namespace (through util-linux
 `unshare --pid --fork --kill-child`) and tells when it is ready: our pause
 writes a line on --ready-fd; for peers, ready means the init has exec'd and
-its signal mask or handlers are set up (/proc/PID/status SigBlk or SigCgt).
+its signal mask, handlers or ignored set is no longer empty (/proc/PID/status
+SigBlk, SigCgt, SigIgn; tini waits in sigtimedwait, where SigBlk reads 0).
 The start-to-ready time includes unshare's own fork+exec, equally for all."""
 import os
 import signal
@@ -52,7 +53,7 @@ class Init:
                 st = proc_status(pid)
             except OSError:
                 return None
-            if int(st["SigBlk"], 16) or int(st["SigCgt"], 16):
+            if any(int(st[k], 16) for k in ("SigBlk", "SigCgt", "SigIgn")):
                 return pid
         return None
 
