@@ -297,13 +297,15 @@ class PodLifecycle:
         sb.id, sb.state = sandbox_id, "ready"
         self.sandboxes_created += 1
         recreated = self.sandboxes_created > 1
+        self._event(now, "SandboxCreated", sandbox=sandbox_id,
+                    message="recreated" if recreated else "")
+        if self.completed or self.stopping:   # stopped while it was being created
+            return
         for c in self.init_containers:
             c.state, c.reason, c.next_start_at = WAITING, "PodInitializing", None
         for c in self.containers:
             if c.state == WAITING:
                 c.next_start_at = None
-        self._event(now, "SandboxCreated", sandbox=sandbox_id,
-                    message="recreated" if recreated else "")
         self._update(now)
 
     def sandbox_create_failed(self, now, reason):
