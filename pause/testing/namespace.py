@@ -16,6 +16,7 @@ import shutil
 import signal as _signal
 import subprocess
 import sys
+import threading
 import time
 
 # Ready-made command lines for the peer inits (each needs something to run).
@@ -165,8 +166,8 @@ class PidNamespace:
         self.init_pid = None
         self.inode = None
         self._events_r = None
-        self._buffer = b""
         self._events = []
+        self._reader = None
         self._handles = []
 
     # -- life cycle ------------------------------------------------------
@@ -179,7 +180,10 @@ class PidNamespace:
         if self.is_pause:
             ready_r, ready_w = os.pipe()
             self._events_r, events_w = os.pipe()
-            fcntl.fcntl(self._events_r, fcntl.F_SETFL, os.O_NONBLOCK)
+            try:  # room for bursts: pause drops events rather than block on a full pipe
+                fcntl.fcntl(events_w, 1031, 1 << 20)  # F_SETPIPE_SZ
+            except OSError:
+                pass
             fds = [ready_w, events_w]
             flags = ["--ready-fd", str(ready_w), "--events-fd", str(events_w)]
         argv = self.base + flags + self.argv[len(self.base):]
@@ -187,6 +191,10 @@ class PidNamespace:
                                         stdin=subprocess.DEVNULL, env=_env_with_package())
         for fd in fds:
             os.close(fd)
+        if self._events_r is not None:
+            self._reader = threading.Thread(target=self._read_events, daemon=True,
+                                            name="pause-events-%d" % self.unshare.pid)
+            self._reader.start()
         try:
             self._find_init()
             if ready_r is not None:
@@ -265,8 +273,9 @@ class PidNamespace:
             except subprocess.TimeoutExpired:
                 h.popen.kill()
                 h.popen.wait(timeout=timeout)
-        if self._events_r is not None:
-            self._drain()
+        if self._reader is not None:
+            self._reader.join(timeout)  # EOF once PID 1, the only writer, is gone
+        if self._events_r is not None and not (self._reader and self._reader.is_alive()):
             os.close(self._events_r)
             self._events_r = None
         left = self.inode and _until(lambda: not self.processes(), timeout)
@@ -310,25 +319,25 @@ class PidNamespace:
                                     self._describe([z[0] for z in zombies])))
 
     # -- events ----------------------------------------------------------
-    def _drain(self):
+    def _read_events(self):
+        """Reader thread: keeps the events pipe empty (so pause never has to drop
+        an event) and parses each JSON line into self._events, until EOF."""
+        buffer = b""
         while True:
             try:
                 chunk = os.read(self._events_r, 65536)
-            except BlockingIOError:
-                break
+            except OSError:
+                return
             if not chunk:
-                break
-            self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        self._events.extend(json.loads(line) for line in lines if line.strip())
+                return
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            self._events.extend(json.loads(line) for line in lines if line.strip())
 
     @property
     def reaped(self):
         """Every reap event pause has written to --events-fd so far (list of dicts)."""
         if not self.is_pause:
             raise NamespaceError("reap events exist only when PID 1 is our pause")
-        if self._events_r is not None:
-            self._drain()
         return list(self._events)
 
     def wait_events(self, n, timeout=5):

@@ -52,6 +52,15 @@ def test_reaped_events_report_each_exit_status(pid_namespace_factory, impl):
     assert all(e["event"] == "reaped" and 1 < e["pid"] < 1000 for e in events)
 
 
+@pytest.mark.pid_namespace(impl="c")
+def test_reaped_keeps_up_with_a_burst(pid_namespace):
+    """A burst of 2000 orphans yields 2000 events: the fixture keeps reading
+    the events pipe, so pause never finds it full (it would drop events)."""
+    pid_namespace.spawn_orphans(2000, exit_codes=(0, 1))
+    pid_namespace.wait_reaped(timeout=20)
+    assert len(pid_namespace.wait_events(2000, timeout=20)) == 2000
+
+
 def test_default_fixture_is_pause_c(pid_namespace):
     """Unmarked, pid_namespace runs the static pause binary as PID 1."""
     with open("/proc/%d/status" % pid_namespace.init_pid) as f:
