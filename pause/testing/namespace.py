@@ -373,9 +373,18 @@ class PidNamespace:
             raise NamespaceError("orphans helper failed with status %s" % handle.returncode)
         return handle
 
-    def signal(self, sig):
-        """Sends sig to PID 1 from the host (the parent namespace)."""
-        os.kill(self.init_pid, sig)
+    def signal(self, sig, inside=False):
+        """Sends sig to PID 1 from the host (the parent namespace), or with
+        inside=True from a process inside the namespace, where the kernel drops
+        any signal PID 1 has no handler for."""
+        if not inside:
+            os.kill(self.init_pid, sig)
+            return
+        code = "import os, sys; os.kill(1, int(sys.argv[1]))"
+        sender = self.run([sys.executable, "-c", code, str(int(sig))], wait=True)
+        if sender.returncode not in (0, 128 + _signal.SIGKILL):  # KILLed if PID 1 exits
+            raise NamespaceError("sending signal %d from inside failed (status %s)"
+                                 % (sig, sender.returncode))
 
     @property
     def init_exit_code(self):

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -98,6 +99,19 @@ def test_signal_and_init_exit_code(pid_namespace_factory, impl):
     ns.signal(signal.SIGTERM)
     assert ns.wait_exit(timeout=5) == 0
     assert ns.init_exit_code == 0
+
+
+@pytest.mark.parametrize("impl", ["c", "cffi", "python"])
+def test_signal_from_inside(pid_namespace_factory, impl):
+    """signal(sig, inside=True) sends from within the namespace: pause ignores
+    USR1 and HUP and is still PID 1, then exits 0 on TERM."""
+    ns = pid_namespace_factory(impl=impl)
+    ns.signal(signal.SIGUSR1, inside=True)
+    ns.signal(signal.SIGHUP, inside=True)
+    time.sleep(0.1)  # room for a wrongly dying PID 1 to be seen dead
+    assert ns.init_exit_code is None
+    ns.signal(signal.SIGTERM, inside=True)
+    assert ns.wait_exit(timeout=5) == 0
 
 
 def test_teardown_kills_the_namespace_and_leaves_nothing():
