@@ -42,7 +42,7 @@ def main(argv=None):
         return 2
     if first == "tree":
         from pause.testing.trees import play
-        return play(rest)
+        return play(rest, timeout=rest.get("timeout", 5.0))
     spawn(first, rest)
     return 0
 

@@ -126,6 +126,22 @@ def test_teardown_kills_the_namespace_and_leaves_nothing():
     assert sleeper.returncode is not None
 
 
+def test_tree_player_reports_an_init_that_never_reaps(pid_namespace_factory):
+    """Played under the broken init, a process tree is never reaped: the
+    player exits 3 and names the leftover pids; the nodes stay zombies."""
+    import json
+    ns = pid_namespace_factory(init=BROKEN_INIT)
+    tree = {"nodes": [{"exit": 4, "delay": 0, "children": [{"signal": 9, "delay": 0,
+                                                            "children": []}]}],
+            "signals": [], "timeout": 0.5}
+    player = ns.run([sys.executable, "-m", "pause.testing.orphans", "--tree", json.dumps(tree)],
+                    wait=True, stderr=subprocess.PIPE)
+    assert player.returncode == 3
+    with player.popen.stderr as err:
+        assert b"never reaped" in err.read()
+    assert len(ns.zombies()) == 2
+
+
 def test_orphans_helper_rejects_bad_arguments():
     """`python -m pause.testing.orphans` with a bad argument prints one line of
     usage error on stderr and exits 2, without a traceback."""
