@@ -2,10 +2,11 @@
 
 A scenario is JSON-able: {"nodes": [node, ...], "signals": [sig, ...]} where a
 node is {"exit": code} or {"signal": sig}, plus "delay" (ms before it ends)
-and "children" (nodes it forks first). `play` runs inside the namespace: it
-forks the tree through an intermediate that exits at once, so every node is an
-orphan of PID 1; waits (bounded) until PID 1 has reaped them all, then sends
-the scenario's signals to PID 1 from inside and checks PID 1 survived them.
+and "children" (nodes it forks first); an optional "timeout" (s, default 5)
+bounds the wait for reaping. `play` runs inside the namespace: it forks the
+tree through an intermediate that exits at once, so every node is an orphan
+of PID 1; waits (bounded) until PID 1 has reaped them all, then sends the
+scenario's signals to PID 1 from inside and checks PID 1 survived them.
 `run_scenario` drives it from the test side and returns the observable outcome.
 """
 import json
