@@ -1,7 +1,6 @@
 """The plugin seen from a user's pytest run (pytester): the fixtures are
 registered by the entry point, and a failing reaping test reads well."""
 import os
-import sys
 
 pytest_plugins = ["pytester"]
 
@@ -45,3 +44,12 @@ def test_user_test_with_pause_passes(pytester):
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
     result.assert_outcomes(passed=1)
+
+
+def test_the_example_file_users_copy_passes(pytester):
+    """examples/test_reaping_example.py, copied into a fresh project, passes."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "examples", "test_reaping_example.py")) as f:
+        pytester.makepyfile(test_reaping_example=f.read())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=4)
