@@ -241,6 +241,17 @@ def remove_cgroups(paths, timeout=5):
     return left
 
 
+def wait_until(predicate, timeout, interval=0.05):
+    """Polls `predicate` until it returns something true (returned) or
+    `timeout` seconds pass (returns the last false value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
 def rss_kb(pid):
     """Resident set size of a process, in kB as /proc reports it."""
     with open("/proc/%d/status" % pid) as f:
