@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CGROUP_ROOT = "/sys/fs/cgroup"
 BUSYBOX_IMAGE = "localhost/busybox-static:latest"
+IMAGE_SIZE_TARGET = 20000  # bytes: issue 7 asks for a pause image of at most 20 kB
 
 CONTAINERS_CONF = """\
 [containers]
