@@ -190,7 +190,10 @@ static int is_untouchable(int sig)
  * Pause mode takes CHLD, TERM and INT and ignores every other signal, so it
  * behaves the same whether or not it is PID 1. Init mode takes every signal
  * a user can send, to forward it; the tty stop signals TSTP, TTIN and TTOU
- * are forwarded too, and pause itself never stops. */
+ * are forwarded too, and pause itself never stops. A taken signal gets its
+ * default disposition first: one ignored by whoever started pause would
+ * otherwise be lost (an ignored CHLD even makes the kernel reap children
+ * itself, and their exit statuses with them). */
 static int setup_signals(struct state *st)
 {
     int sig;
@@ -198,9 +201,10 @@ static int setup_signals(struct state *st)
     for (sig = 1; sig < _NSIG; sig++) {
         if (is_untouchable(sig) || is_fault(sig))
             continue;
-        if (st->cfg->argv || sig == SIGCHLD || sig == SIGTERM || sig == SIGINT)
+        if (st->cfg->argv || sig == SIGCHLD || sig == SIGTERM || sig == SIGINT) {
             sigaddset(&st->waited, sig);
-        else
+            set_disposition(sig, SIG_DFL);
+        } else
             set_disposition(sig, SIG_IGN);
     }
     if (sigprocmask(SIG_BLOCK, &st->waited, NULL) < 0) {
@@ -417,6 +421,9 @@ static void drain(struct state *st)
 /* ---------------------------------------------------------------- init mode */
 
 /* Starts the command with default dispositions and an empty signal mask.
+ * Every signal is reset, 32-34 too: pause never touches those, but one that
+ * whoever started pause left ignored would otherwise survive exec (the raw
+ * system call is not refused as the C library's wrapper is).
  * Cannot run it: 127 when not found, 126 otherwise, as shells do. */
 static pid_t spawn(struct state *st)
 {
@@ -435,7 +442,7 @@ static pid_t spawn(struct state *st)
             tcsetpgrp(0, getpgrp()); /* TTOU is still blocked here */
     }
     for (sig = 1; sig < _NSIG; sig++)
-        if (!is_untouchable(sig))
+        if (sig != SIGKILL && sig != SIGSTOP)
             set_disposition(sig, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

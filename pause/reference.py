@@ -73,12 +73,16 @@ def setup_signals(st):
     Pause mode takes CHLD, TERM and INT and ignores every other signal, so it
     behaves the same whether or not it is PID 1. Init mode takes every signal
     a user can send, to forward it; the tty stop signals TSTP, TTIN and TTOU
-    are forwarded too, and pause itself never stops."""
+    are forwarded too, and pause itself never stops. A taken signal gets its
+    default disposition first: one ignored by whoever started pause would
+    otherwise be lost (an ignored CHLD even makes the kernel reap children
+    itself, and their exit statuses with them)."""
     for sig in range(1, signal.NSIG):
         if is_untouchable(sig) or sig in FAULTS:
             continue
         if st.cfg.argv or sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             st.waited.add(sig)
+            signal.signal(sig, signal.SIG_DFL)
         else:
             signal.signal(sig, signal.SIG_IGN)
     try:
@@ -238,6 +242,28 @@ def drain(st):
 
 # ------------------------------------------------------------------ init mode
 
+# rt_sigaction(2)'s number where Python has no way to name it.
+SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134}
+
+
+def reset_reserved_signals():
+    """Resets 32-34 when whoever started pause left one ignored: pause never
+    touches them, but an ignored signal survives exec. glibc's sigaction
+    refuses 32 and 33, so this takes the raw system call (a zeroed kernel
+    sigaction is SIG_DFL, no flags, empty mask), and only when needed."""
+    with open("/proc/self/status") as f:
+        ignored = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    reserved = [sig for sig in (32, 33, 34) if ignored >> (sig - 1) & 1]
+    number = SYS_RT_SIGACTION.get(os.uname().machine)
+    if not reserved or number is None:
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    default = ctypes.create_string_buffer(32)
+    for sig in reserved:
+        libc.syscall(number, sig, default, None, 8)
+
+
 def spawn(st):
     """Starts the command with default dispositions and an empty signal mask.
     Cannot run it: 127 when not found, 126 otherwise, as shells do."""
@@ -258,6 +284,7 @@ def spawn(st):
         for sig in range(1, signal.NSIG):
             if not is_untouchable(sig):
                 signal.signal(sig, signal.SIG_DFL)
+        reset_reserved_signals()
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.execvp(argv[0], argv)
     except OSError as e:

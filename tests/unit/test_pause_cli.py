@@ -1,0 +1,134 @@
+"""The pause command line, for each implementation: -v, -h, bad usage (one
+line, exit 2, no traceback), `python -m pause --impl`, and a differential
+property: the C parser (csrc/pause_main.c) and the Python one (pause/args.py)
+answer every argv alike."""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import pause
+from helpers import IMPLS, pause_argv
+
+
+def run(argv, timeout=10):
+    """Runs argv; if it is still running after 0.5 s (a valid pause-mode
+    command line), TERMs it. Returns (code, stdout, stderr with pids
+    normalised)."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=0.5)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=timeout)
+    return p.returncode, out.decode(), re.sub(r"pause\[\d+\]", "pause[PID]", err.decode())
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request):
+    return request.param
+
+
+@pytest.mark.parametrize("flag", ["-v", "--version"])
+def test_version(impl, flag):
+    assert run(pause_argv(impl, flag)) == (0, "pause %s\n" % pause.__version__, "")
+
+
+def test_cffi_core_reports_the_same_version():
+    from pause.core import version
+    assert version() == pause.__version__
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help(impl, flag):
+    code, out, err = run(pause_argv(impl, flag))
+    assert code == 0 and err == ""
+    assert out.startswith("usage: pause [options] [-- COMMAND [ARG...]]\n")
+    for opt in ("--ready-fd", "--events-fd", "--grace", "-g", "--version", "--help"):
+        assert opt in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bogus"], "unknown option '--bogus'"),
+    (["-x"], "unknown option '-x'"),
+    (["stray"], "unexpected argument (put the command after --): 'stray'"),
+    (["--"], "-- needs a command after it"),
+    (["--ready-fd"], "missing a value for '--ready-fd'"),
+    (["--events-fd", "abc"], "not an open file descriptor: 'abc'"),
+    (["--ready-fd", "987"], "not an open file descriptor: '987'"),
+    (["--ready-fd", "-1"], "not an open file descriptor: '-1'"),
+    (["--ready-fd", "1", "--events-fd", "1"], "--ready-fd and --events-fd must differ"),
+    (["--grace"], "missing a value for '--grace'"),
+    (["--grace", "soon"], "not a number of seconds: 'soon'"),
+    (["--grace", "1.2345"], "not a number of seconds: '1.2345'"),
+    (["--grace", "86401"], "not a number of seconds: '86401'"),
+    (["--grace", "-1"], "not a number of seconds: '-1'"),
+    (["-g"], "-g needs a command"),
+    (["--grace", "1", "--", "true"], "--grace is for pause mode; in init mode the command decides"),
+])
+def test_bad_usage_is_one_line_and_exit_2(impl, argv, message):
+    code, out, err = run(pause_argv(impl, *argv))
+    assert (code, out) == (2, "")
+    assert err == "pause: %s (see pause --help)\n" % message
+
+
+def test_unknown_impl_is_one_line_and_exit_2():
+    r = subprocess.run([sys.executable, "-m", "pause", "--impl", "rust", "-v"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "pause: unknown implementation 'rust' (choose from c, cffi, python) (see pause --help)\n"
+
+
+def test_impl_default_is_the_static_binary():
+    """`python -m pause` with no --impl execs the static binary (same pid)."""
+    r = subprocess.run([sys.executable, "-m", "pause", "--", "sh", "-c", "readlink /proc/$PPID/exe"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout == os.path.realpath(pause.binary_path()) + "\n"
+
+
+def test_the_installed_pause_command_is_the_static_binary():
+    """pip install puts the static binary on PATH as `pause` (as dumb-init does)."""
+    import shutil
+    installed = shutil.which("pause", path=os.path.dirname(sys.executable))
+    assert installed, "no pause command next to the interpreter"
+    with open(installed, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    assert subprocess.run([installed, "-v"], capture_output=True, text=True).stdout == \
+        "pause %s\n" % pause.__version__
+
+
+def program_header_types(path):
+    """The p_type of every program header of a 64-bit little-endian ELF file."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "not a 64-bit LE ELF file"
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return [struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum)]
+
+
+def test_static_binary_needs_no_loader():
+    """No PT_INTERP (3) and no PT_DYNAMIC (2): it runs in a FROM scratch image."""
+    types = program_header_types(pause.binary_path())
+    assert 1 in types and 2 not in types and 3 not in types
+
+
+WORDS = ["-v", "--version", "-h", "--help", "-g", "--ready-fd", "--events-fd", "--grace", "--",
+         "true", "0", "1", "2", "3", "99", "1.5", "0.001", "1.", ".5", "-1", "abc", "", "--bogus",
+         "-", "--grace=1", "86400", "86400.001", "1e3", "٣"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(argv=st.lists(st.sampled_from(WORDS), max_size=5))
+def test_c_and_python_parsers_agree(argv):
+    """Property: for any argv the static binary and the Python reference give
+    the same exit code, stdout and stderr. (An argv that parses to pause mode
+    is TERMed after 0.5 s: both then exit 0 with the same line.)"""
+    c = run(pause_argv("c", *argv))
+    py = run(pause_argv("python", *argv))
+    assert c == py
+    assert "Traceback" not in py[2]
