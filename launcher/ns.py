@@ -21,6 +21,9 @@ SANDBOX_NS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 
 # The namespaces a pod records and reports, by their /proc/PID/ns names.
 NS_NAMES = ("net", "ipc", "uts", "pid", "mnt")
+# The sandbox's namespaces pinned by bind mounts (as `ip netns` and CRI-O's
+# pinns do), so that they outlive a dead pause until teardown.
+PINNED = ("net", "ipc", "uts")
 
 
 def _check(ret, what):
@@ -63,6 +66,76 @@ def private_mounts():
 def mount_proc():
     """Mounts a /proc for the caller's PID namespace over /proc."""
     mount("proc", "/proc", "proc", lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC)
+
+
+def bind_mount(source, target):
+    """Bind-mounts source on target (which must exist)."""
+    mount(source, target, None, lib.MS_BIND)
+
+
+def detach(target):
+    """Lazily unmounts target (umount2 MNT_DETACH); a path that is not (or
+    no longer) a mount point is fine."""
+    if lib.umount2(target.encode(), lib.MNT_DETACH) == -1 and ffi.errno not in (errno.EINVAL, errno.ENOENT):
+        raise LauncherError(f"umount {target}: {os.strerror(ffi.errno)}")
+
+
+def _unescape(field):
+    """A mountinfo path: spaces, tabs, newlines and backslashes are octal escapes."""
+    return field.encode().decode("unicode_escape").encode("latin-1").decode(errors="surrogateescape") \
+        if "\\" in field else field
+
+
+def mounts_under(path):
+    """The mount points of the caller's mount namespace at or below path,
+    deepest first (the order to unmount them in)."""
+    path = path.rstrip("/")
+    with open("/proc/self/mountinfo") as f:
+        points = [_unescape(line.split(" ", 5)[4]) for line in f]
+    return sorted((p for p in points if p == path or p.startswith(path + "/")),
+                  key=lambda p: -p.count("/"))
+
+
+def detach_mounts_under(path):
+    """Lazily unmounts everything at or below path. In a container's fresh
+    mount namespace this drops its copies of every pod's pinned namespaces."""
+    for p in mounts_under(path):
+        detach(p)
+
+
+def pin_path(poddir, kind):
+    """Where namespace `kind` of a pod's sandbox is pinned."""
+    return os.path.join(poddir, kind + ".ns")
+
+
+def pin(pid, poddir):
+    """Pins the net, IPC and UTS namespaces of pid (pause, our unreaped
+    child, so the pid cannot be stale) by bind-mounting /proc/PID/ns/KIND on
+    empty files in the pod directory. Returns {kind: path}. On failure what
+    was pinned is unpinned again."""
+    out = {}
+    try:
+        for kind in PINNED:
+            path = pin_path(poddir, kind)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            bind_mount(f"/proc/{pid}/ns/{kind}", path)
+            out[kind] = path
+    except BaseException:
+        unpin(poddir)
+        raise
+    return out
+
+
+def unpin(poddir):
+    """Undoes pin(): detaches every mount in the pod directory and removes
+    the pin files. Idempotent; a namespace then lives only as long as a
+    process is in it."""
+    detach_mounts_under(poddir)
+    for kind in PINNED:
+        try:
+            os.unlink(pin_path(poddir, kind))
+        except FileNotFoundError:
+            pass
 
 
 def set_pdeathsig(sig):
