@@ -22,21 +22,27 @@ usage: launcher COMMAND [OPTIONS]
       -e, --env K=V             environment for every container (repeatable)
       -c, --container NAME=CMD  a container running CMD, shlex-split (repeatable)
       --grace SECONDS           stop grace period (default 10)
-      --restart Never           restart policy (only Never for now)
+      --restart POLICY          Never (default), OnFailure or Always
+      --backoff SECONDS         restart back-off base (default 10; doubles up to 30x)
+      --network none|NAME       a CNI network (e.g. bridge); default none: loopback only
+      -p, --publish H:P[/PROTO] publish pod port P on host port H (needs --network)
       --no-new-privileges       containers cannot gain privileges on exec
       --cap-drop CAP|ALL        drop a capability (repeatable)
+  play [OPTIONS] FILE|-         run a Kubernetes v1 Pod manifest (- reads stdin);
+                                options: -d, --pause, --backoff, --network, -p
   ps [--format table|json]      list pods
-  inspect POD                   a pod as JSON
+  inspect [--check] POD         a pod as JSON (--check: CNI CHECK of its network)
   exec POD [-c NAME] [-e K=V] -- CMD ARGS   run CMD in a pod's container
+  logs POD [-c NAME]            print container output of a detached pod
   stop POD...                   stop pods (TERM, grace, KILL)
   rm [-f] POD...                remove stopped pods (-f: stop them first)
-  logs POD [-c NAME]            print container output of a detached pod
+  gc                            release what dead pods hold (IPs, mounts), remove them
 
 exit codes: 125 launcher error, 126 command cannot run, 127 command not
 found, else the (first failing) container's code, 128+N for signal N.
 """
 
-COMMANDS = ("run", "ps", "inspect", "exec", "stop", "rm", "logs")
+COMMANDS = ("run", "play", "ps", "inspect", "exec", "stop", "rm", "logs", "gc")
 
 
 class _Args:
@@ -92,6 +98,84 @@ def _container_name(argv0):
     return name or "main"
 
 
+_SANDBOX_OPTS = ("--backoff", "--network", "-p", "--publish")
+
+
+def _seconds(opt, text):
+    """A number of seconds given to opt."""
+    try:
+        return float(text)
+    except ValueError:
+        raise LauncherError(f"bad {opt} {text!r}: a number of seconds") from None
+
+
+def _sandbox_opt(args, a, inline, spec):
+    """The options `run` and `play` share: --backoff, --network, -p."""
+    v = args.value(a, inline)
+    if a == "--backoff":
+        spec.backoff = _seconds(a, v)
+    elif a == "--network":
+        spec.network = None if v == "none" else v
+    else:
+        spec.ports.append(v)
+
+
+def _check_network(spec):
+    """Loads the network and parses the ports now, so bad ones fail before
+    anything exists. (launcher.cni is imported only when a network is used:
+    the --network none path stays light.)"""
+    if spec.network:
+        from launcher import cni
+        cni.load(spec.network)
+        if spec.ports:
+            cni.parse_ports(spec.ports)
+
+
+def _parse_play(args):
+    """`play [-d] [--pause P] [--backoff S] [--network N] [-p ...] FILE|-`:
+    the manifest is read and checked here, before anything is created."""
+    opts = {"detach": False, "demo": False}
+    source = pause = None
+    from launcher.spec import PodSpec
+    spec = PodSpec()
+    while args.more():
+        raw = args.next()
+        a, inline = _split_opt(raw)
+        if a in ("-d", "--detach") and inline is None:
+            opts["detach"] = True
+        elif a == "--pause":
+            pause = args.value(a, inline)
+        elif a in _SANDBOX_OPTS:
+            _sandbox_opt(args, a, inline, spec)
+        elif a in ("-h", "--help") and inline is None:
+            opts["help"] = True
+        elif raw.startswith("-") and raw != "-":
+            raise LauncherError(f"play: unknown option {raw!r}")
+        elif source is not None:
+            raise LauncherError(f"play: one manifest at a time (got {source!r} and {raw!r})")
+        else:
+            source = raw
+    if opts.get("help"):
+        return opts, None
+    if source is None:
+        raise LauncherError("play: no manifest (use: launcher play FILE, or - for stdin)")
+    from launcher import manifest
+    from launcher.spec import ContainerSpec, validate
+    m, warnings = manifest.load(source)
+    for w in warnings:
+        sys.stderr.write(f"launcher: warning: {w}\n")
+    ctr = lambda c: ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir)   # noqa: E731
+    spec.name, spec.labels, spec.hostname = m.name, m.labels, m.hostname
+    spec.share_pid, spec.restart, spec.grace = m.share_pid, m.restart_policy, float(m.grace_seconds)
+    spec.init_containers = [ctr(c) for c in m.init_containers]
+    spec.containers = [ctr(c) for c in m.containers]
+    if pause is not None:
+        spec.pause = pause
+    validate(spec)
+    _check_network(spec)
+    return opts, spec
+
+
 def _parse_run(args):
     """`run` options into (opts, PodSpec): validated as a whole (names,
     duplicates, empty commands, capabilities) before anything is created.
@@ -135,6 +219,8 @@ def _parse_run(args):
                 raise LauncherError(f"bad --grace {v!r}: a number of seconds") from None
         elif a == "--restart":
             spec.restart = args.value(a, inline)
+        elif a in _SANDBOX_OPTS:
+            _sandbox_opt(args, a, inline, spec)
         elif a == "--no-new-privileges" and inline is None:
             spec.no_new_privs = True
         elif a == "--cap-drop":
@@ -168,10 +254,12 @@ def _parse_run(args):
     from launcher.spec import check_name, validate
     if opts["demo"]:
         check_name("pod", spec.name)
-        if spec.restart != "Never" or not (0 <= spec.grace <= 3600):
-            validate(spec)   # reports the bad value
+        if spec.network or spec.restart != "Never" or not (0 <= spec.grace <= 3600):
+            raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
+                                "(give a command to use the other options)")
     else:
         validate(spec)
+        _check_network(spec)
     if spec.cap_drop:
         from launcher.sandbox import drop_caps_check
         drop_caps_check(spec.cap_drop)
@@ -181,7 +269,7 @@ def _parse_run(args):
 def _parse_simple(cmd, args):
     """Options of ps/inspect/exec/stop/rm/logs; returns a dict."""
     o = {"pods": [], "container": None, "format": "table", "force": False,
-         "env": {}, "argv": None}
+         "check": False, "env": {}, "argv": None}
     while args.more():
         raw = args.next()
         a, inline = _split_opt(raw)
@@ -200,6 +288,8 @@ def _parse_simple(cmd, args):
                 raise LauncherError(f"ps: unknown format {o['format']!r} (table or json)")
         elif a in ("-f", "--force") and cmd == "rm" and inline is None:
             o["force"] = True
+        elif a == "--check" and cmd == "inspect" and inline is None:
+            o["check"] = True
         elif a in ("-h", "--help") and inline is None:
             o["help"] = True
         elif raw.startswith("-") and raw != "-":
@@ -211,8 +301,8 @@ def _parse_simple(cmd, args):
     if o.get("help"):
         return o
     n = len(o["pods"])
-    if cmd == "ps" and n:
-        raise LauncherError(f"ps: unexpected argument {o['pods'][0]!r}")
+    if cmd in ("ps", "gc") and n:
+        raise LauncherError(f"{cmd}: unexpected argument {o['pods'][0]!r}")
     if cmd in ("inspect", "exec", "logs") and n != 1:
         raise LauncherError(f"{cmd}: expected one pod")
     if cmd in ("stop", "rm") and not n:
@@ -238,9 +328,9 @@ def parse(argv):
         return "version", None
     if cmd not in COMMANDS:
         raise LauncherError(f"unknown command {cmd!r} (commands: {', '.join(COMMANDS)})")
-    if cmd == "run":
-        opts, spec = _parse_run(args)
-        return ("help", None) if opts.get("help") else (cmd, (opts, spec))
+    if cmd in ("run", "play"):
+        opts, spec = (_parse_run if cmd == "run" else _parse_play)(args)
+        return ("help", None) if opts.get("help") else ("run", (opts, spec))
     opts = _parse_simple(cmd, args)
     return ("help", None) if opts.get("help") else (cmd, opts)
 
@@ -262,12 +352,38 @@ def dispatch(cmd, opts):
             from launcher.demo import demo
             return demo(spec)
         from launcher import supervise
+        housekeeping()
         if run_opts["detach"]:
             print(supervise.run_detached(spec), flush=True)
             return 0
         return supervise.run_foreground(spec)
     from launcher import ops
     return getattr(ops, "cmd_" + cmd)(opts)
+
+
+GC_EVERY = 10.0   # seconds between the housekeeping runs that `run` does
+
+
+def housekeeping():
+    """The cheap gc of `run`: at most every GC_EVERY seconds (a stamp file's
+    mtime tells), release what dead pods hold, as `launcher gc` does, but
+    keep their records so that `ps` still shows them dead."""
+    import time
+    from launcher import state
+    stamp = os.path.join(state.root(), ".gc-stamp")
+    try:
+        if time.time() - os.stat(stamp).st_mtime < GC_EVERY:
+            return
+    except FileNotFoundError:
+        pass
+    with open(stamp, "a"):
+        os.utime(stamp)
+    root = state.root()
+    cni = os.path.join(root, ".cni")
+    live = [d for d in state.pod_dirs(root) if not os.path.exists(os.path.join(d, "done"))]
+    if live or (os.path.isdir(cni) and any(n.endswith(".json") for n in os.listdir(cni))):
+        from launcher import ops   # json and the rest: only when there is something to look at
+        ops.release_dead(root)
 
 
 def main(argv=None):

@@ -71,14 +71,16 @@ def demo(spec):
         "namespaces (each container will get its own PID namespace)"
     _say(f"sandbox: pause starts in new network, IPC, UTS {pidns}; "
          f"hostname {spec.name!r}, loopback up")
-    pod = Pod(spec).create()
+    pod = Pod(spec).open()
     ok = True
     try:
+        pod.create_sandbox()
+
         def step(text, c, wait=True):
             """Explains, starts container c, and (wait) lets it run to its end."""
             nonlocal ok
             _say(text)
-            proc = pod.add_container(c)
+            proc = pod.start_container(c)
             if wait:
                 done = pod.wait(lambda: proc.code is not None or pod.stop_requested,
                                 STEP_TIMEOUT)
@@ -104,8 +106,7 @@ def demo(spec):
              "namespaces vanish with their last process" + (
                  "" if share else f" (the server is PID 1 of its namespace with no TERM "
                  f"handler: the kernel drops TERM, so it is KILLed after {spec.grace:g}s)"))
-        pod.stop_requested = True
-        pod.supervise()
+        pod.stop()
     finally:
         pod.remove()
     _say("demo " + ("done" if ok else "FAILED: see the output above"))

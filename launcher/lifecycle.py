@@ -17,8 +17,6 @@ that has completed (Succeeded, or Failed) never gets a new sandbox, and
 every sandbox is removed exactly once; needs_new_sandbox() is the one place
 that decides. docs/play.md draws the state machine.
 """
-from dataclasses import dataclass, field
-
 from launcher.errors import LauncherError
 
 ALWAYS, ON_FAILURE, NEVER = "Always", "OnFailure", "Never"
@@ -47,20 +45,19 @@ def should_restart(policy, exit_code, init=False):
     return policy != NEVER and exit_code != 0
 
 
-@dataclass
 class BackOff:
     """Crash-loop back-off of one container: the delays before restarts go
     base, 2*base, 4*base, ... up to cap; a run of reset_after seconds or
-    more starts again from base (Kubernetes: 10 s, 5 min, 10 min)."""
-    base: float = 10.0
-    cap: float = 300.0
-    reset_after: float = 600.0
-    delay: float = 0.0   # the last delay handed out; 0 = none yet
+    more starts again from base (Kubernetes: 10 s, 5 min, 10 min).
+    (Plain classes here, not dataclasses: this module is imported on
+    `launcher run`'s start-up path, and dataclasses costs ~9 ms.)"""
 
-    def __post_init__(self):
-        if not (0 <= self.base <= self.cap) or self.reset_after < 0:
-            raise LauncherError(f"invalid back-off: base {self.base}, cap {self.cap}, "
-                                f"reset after {self.reset_after}")
+    def __init__(self, base=10.0, cap=300.0, reset_after=600.0):
+        if not (0 <= base <= cap) or reset_after < 0:
+            raise LauncherError(f"invalid back-off: base {base}, cap {cap}, "
+                                f"reset after {reset_after}")
+        self.base, self.cap, self.reset_after = base, cap, reset_after
+        self.delay = 0.0   # the last delay handed out; 0 = none yet
 
     def next(self, ran_for):
         """The delay before restarting a container that just exited after
@@ -72,24 +69,25 @@ class BackOff:
         return self.delay
 
 
-@dataclass
 class ContainerStatus:
     """One container as `inspect` shows it. state is waiting / running /
     terminated; exit_code is the last termination's (None: never ended);
     next_start_at is the back-off deadline while waiting to restart."""
-    name: str
-    init: bool = False
-    state: str = WAITING
-    reason: str = "PodInitializing"
-    restart_count: int = 0
-    exit_code: int = None
-    started_at: float = None
-    finished_at: float = None
-    next_start_at: float = None
-    starts: int = 0              # times started, all sandboxes together
-    starting: bool = False       # StartContainer handed out, not confirmed yet
-    killing: bool = False        # KillContainer handed out, exit not seen yet
-    backoff: BackOff = None
+
+    def __init__(self, name, init=False, state=WAITING, exit_code=None, starts=0, backoff=None):
+        self.name = name
+        self.init = init
+        self.state = state
+        self.reason = "PodInitializing"
+        self.restart_count = 0
+        self.exit_code = exit_code
+        self.started_at = None
+        self.finished_at = None
+        self.next_start_at = None
+        self.starts = starts          # times started, all sandboxes together
+        self.starting = False         # StartContainer handed out, not confirmed yet
+        self.killing = False          # KillContainer handed out, exit not seen yet
+        self.backoff = backoff
 
     def to_dict(self):
         return {"name": self.name, "init": self.init, "state": self.state,
@@ -98,22 +96,31 @@ class ContainerStatus:
                 "finished_at": self.finished_at, "next_start_at": self.next_start_at}
 
 
-@dataclass(frozen=True)
 class Action:
     """Something step() asks the launcher to do now."""
-    kind: str
-    container: str = None
-    sandbox: object = None
+    __slots__ = ("kind", "container", "sandbox")
+
+    def __init__(self, kind, container=None, sandbox=None):
+        self.kind, self.container, self.sandbox = kind, container, sandbox
+
+    def __eq__(self, other):
+        return isinstance(other, Action) and (self.kind, self.container, self.sandbox) == \
+            (other.kind, other.container, other.sandbox)
+
+    def __hash__(self):
+        return hash((self.kind, self.container, self.sandbox))
+
+    def __repr__(self):
+        return f"Action({self.kind!r}, {self.container!r}, {self.sandbox!r})"
 
 
-@dataclass(frozen=True)
 class Event:
     """One line of the pod's history (`inspect` shows the list)."""
-    time: float
-    type: str
-    container: str = None
-    sandbox: object = None
-    message: str = ""
+    __slots__ = ("time", "type", "container", "sandbox", "message")
+
+    def __init__(self, time, type, container=None, sandbox=None, message=""):
+        self.time, self.type, self.container = time, type, container
+        self.sandbox, self.message = sandbox, message
 
     def to_dict(self):
         return {k: v for k, v in (("time", self.time), ("type", self.type),
@@ -121,11 +128,11 @@ class Event:
                                   ("message", self.message)) if v not in (None, "")}
 
 
-@dataclass
 class Sandbox:
     """The current sandbox: state creating -> ready -> (dead) -> removing."""
-    id: object = None
-    state: str = "creating"
+
+    def __init__(self, id=None, state="creating"):
+        self.id, self.state = id, state
 
 
 def pod_phase(policy, init_containers, containers, terminal=False):

@@ -1,4 +1,5 @@
-"""The commands that act on existing pods: ps, inspect, exec, stop, rm, logs.
+"""The commands that act on existing pods: ps, inspect, exec, stop, rm, logs,
+gc; and the release of what a dead pod holds.
 
 They read pod records and live status through launcher.state, reach
 processes only through pidfds checked against the recorded start time (a pid
@@ -15,6 +16,7 @@ from launcher import ns, state
 from launcher.errors import LauncherError
 
 STOP_EXTRA = 10.0   # seconds beyond the grace period that stop waits
+STOP_CPU = 0.25     # CPU seconds one pod's stop may cost (a Python supervisor starts)
 
 
 def _age(t):
@@ -28,9 +30,10 @@ def _age(t):
 
 def _summary(st):
     """The ps view of a pod status."""
-    return {"id": st["id"], "name": st["name"], "state": st["state"],
+    return {"id": st["id"], "name": st["name"], "state": st["state"], "phase": st["phase"],
             "created": st["created"], "pause_pid": st.get("pause", {}).get("pid"),
-            "containers": [{"name": c["name"], "state": c["state"],
+            "ip": (st.get("network") or {}).get("ip"),
+            "containers": [{"name": c["name"], "state": c["state"], "restarts": c.get("restarts", 0),
                             "exit_code": c.get("exit_code")} for c in st["containers"]]}
 
 
@@ -43,12 +46,13 @@ def cmd_ps(o):
     if o["format"] == "json":
         print(json.dumps([_summary(p) for p in pods]))
         return 0
-    rows = [("POD ID", "NAME", "STATE", "PAUSE PID", "CONTAINERS", "CREATED")]
+    rows = [("POD ID", "NAME", "STATE", "PHASE", "IP", "PAUSE PID", "CONTAINERS", "CREATED")]
     for p in pods:
         ctrs = ",".join(f"{c['name']}({c['state'] if c['exit_code'] is None else c['exit_code']})"
                         for c in p["containers"])
-        rows.append((p["id"][:12], p["name"], p["state"],
-                     str(p.get("pause", {}).get("pid", "-")), ctrs, _age(p["created"])))
+        rows.append((p["id"][:12], p["name"], p["state"], p["phase"] or "-",
+                     (p.get("network") or {}).get("ip") or "-",
+                     str(p.get("pause", {}).get("pid") or "-"), ctrs or "-", _age(p["created"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -56,12 +60,24 @@ def cmd_ps(o):
 
 
 def cmd_inspect(o):
-    """One pod as JSON: ids, pause, namespace inodes, containers, state."""
-    d, rec = state.resolve(state.root(), o["pods"][0])
+    """One pod as JSON: ids, pause, namespace inodes, network, containers
+    with restarts and exit codes, phase, events. --check runs CNI CHECK on
+    the pod's network first (a failure is the one-line error, exit 125)."""
+    root = state.root()
+    d, rec = state.resolve(root, o["pods"][0])
     st = state.status(d, rec)
     st["dir"] = d
     if st["state"] in ("exited", "dead"):
         st["exit_code"] = state.pod_exit_code(st)
+    if o.get("check"):
+        sandbox = (rec.get("sandbox") or {}).get("id")
+        if st["state"] != "running" or not sandbox:
+            raise LauncherError(f"pod {rec['name']!r} has no running sandbox to check")
+        if not rec["spec"].get("network"):
+            raise LauncherError(f"pod {rec['name']!r} has no network (--network none)")
+        from launcher import cni
+        from launcher.supervise import cni_dir
+        st["network"]["checked"] = cni.check(cni_dir(root), sandbox)
     print(json.dumps(st, indent=2))
     return 0
 
@@ -125,19 +141,28 @@ def cmd_exec(o):
 
 def _stop_all(recs):
     """Asks each pod's supervisor to stop its pod (SIGTERM through a pidfd),
-    all at once, then waits for them; returns the names that did not stop in
-    time (grace period twice, plus a margin)."""
+    all at once so their grace periods run side by side, then waits for
+    them; returns the names that did not stop in time. A pod may take its
+    grace period twice plus a margin, plus its share of the work of all
+    (each stop starts a Python supervisor: STOP_CPU seconds of CPU each, on
+    every core), counted from the last time a pod was seen to stop: a
+    thousand pods stopping at once keep two cores busy for a while, and
+    busy is not hung."""
     pending = []
     for rec in recs:
         sup = rec.get("supervisor") or {}
         fd = ns.open_pidfd(sup.get("pid"), sup.get("start"))
         if fd is not None:
             signal.pidfd_send_signal(fd, signal.SIGTERM)
-            pending.append((rec, fd, time.monotonic() + rec["spec"]["grace"] * 2 + STOP_EXTRA))
+            pending.append((rec, fd, rec["spec"]["grace"] * 2 + STOP_EXTRA))
+    crowd = STOP_CPU * len(pending) / (os.cpu_count() or 1)
     late = []
-    for rec, fd, deadline in pending:
+    progress = time.monotonic()
+    for rec, fd, budget in pending:
         try:
-            if not ns.wait_pidfd(fd, deadline - time.monotonic()):
+            if ns.wait_pidfd(fd, progress + budget + crowd - time.monotonic()):
+                progress = time.monotonic()
+            else:
                 late.append(rec["name"])
         finally:
             os.close(fd)
@@ -176,6 +201,59 @@ def _kill_leftovers(rec):
                 os.close(fd)
 
 
+def release(root, pods):
+    """Releases what dead pods [(poddir, record)] hold: leftover processes
+    are KILLed, every orphaned CNI attachment gets its DEL (while the pinned
+    netns still exists), then the namespaces are unpinned. Returns the
+    failed DELs as [(sandbox id, error)] (they stay pending)."""
+    from launcher.supervise import cni_dir
+    for _, rec in pods:
+        _kill_leftovers(rec)
+    failed = []
+    if os.path.isdir(cni_dir(root)):
+        from launcher import cni
+        failed = cni.gc(cni_dir(root))[1]
+    for d, _ in pods:
+        ns.unpin(d)
+    return failed
+
+
+def _dead(root):
+    """[(poddir, record)] of the pods whose supervisor died without
+    finishing them (`ps` shows them dead)."""
+    return [(d, rec) for d, rec in state.all_pods(root) if state.status(d, rec)["state"] == "dead"]
+
+
+def release_dead(root):
+    """Housekeeping: drop half-made pods and release what dead pods hold;
+    their records stay, so `ps` still shows them dead until `rm`."""
+    with state.Lock(root):
+        state.drop_stale_tmp(root)
+    return release(root, _dead(root))
+
+
+def _remove(root, d, rec):
+    with state.Lock(root):
+        state.remove(d)
+        state.release_name(root, rec["name"], rec["id"])
+
+
+def cmd_gc(o):
+    """Releases what dead pods hold (processes, IPs, pinned namespaces) and
+    removes them, as kubelet housekeeping does; prints each removed pod.
+    A DEL that fails stays pending and is reported (exit 125)."""
+    root = state.root()
+    dead = _dead(root)
+    failed = release_dead(root)
+    for d, rec in dead:
+        _remove(root, d, rec)
+        print(rec["name"])
+    if failed:
+        raise LauncherError(f"{len(failed)} network attachment(s) could not be released; "
+                            f"first: sandbox {failed[0][0]}: {failed[0][1]}")
+    return 0
+
+
 def cmd_rm(o):
     """Removes stopped (exited or dead) pods; -f stops running ones first
     (in parallel). Refuses before doing anything if one is running without -f."""
@@ -189,12 +267,13 @@ def cmd_rm(o):
     late = _stop_all(running)
     if late:
         raise LauncherError(f"pod {late[0]!r} did not stop in time")
+    failed = release(root, pods)
     for d, rec in pods:
-        _kill_leftovers(rec)
-        with state.Lock(root):
-            state.remove(d)
-            state.release_name(root, rec["name"], rec["id"])
+        _remove(root, d, rec)
         print(rec["name"])
+    if failed:
+        raise LauncherError(f"network of sandbox {failed[0][0]} not released: {failed[0][1]} "
+                            "(`launcher gc` retries)")
     return 0
 
 

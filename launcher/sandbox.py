@@ -105,9 +105,13 @@ class Spawner:
     """Forks the pod's processes. Made by the process that will supervise
     them; holds that process's own PID namespace (to restore after each
     fork) and a pidfd on itself (children check it to catch a parent that
-    died before their PR_SET_PDEATHSIG was set)."""
+    died before their PR_SET_PDEATHSIG was set). `rootdir` is the state root,
+    where pods pin their namespaces: a container's mount namespace drops
+    its copies of those mounts, so it never keeps another pod's namespaces
+    alive."""
 
-    def __init__(self):
+    def __init__(self, rootdir):
+        self.rootdir = rootdir
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.self_pidfd = os.pidfd_open(os.getpid())
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -202,6 +206,7 @@ class Spawner:
                     ns.setns(pause_pidfd, ns.SANDBOX_NS)
                     ns.unshare(ns.CLONE_NEWNS)
                     ns.private_mounts()
+                    ns.detach_mounts_under(self.rootdir)
                     ns.mount_proc()
                     if c.cwd:
                         os.chdir(c.cwd)

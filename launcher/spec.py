@@ -1,7 +1,7 @@
 """What a pod is made of, before anything is created: PodSpec and
 ContainerSpec, with every check that can be done without touching the system.
 
-The CLI (and later `launcher play`, issue 4) builds a PodSpec; validate()
+The CLI (`run`, and `play` from a Pod manifest) builds a PodSpec; validate()
 rejects bad names, duplicates and empty commands up front, so set-up never
 starts for input that cannot work.
 """
@@ -32,11 +32,16 @@ class ContainerSpec:
 
 
 class PodSpec:
-    """A pod: name, whether containers share pause's PID namespace, which
-    pause to run, the containers, the stop grace period and restart policy."""
+    """A pod: name (and hostname, by default the name), whether containers
+    share pause's PID namespace, which pause to run, the init containers
+    (run to completion, in order, first) and the containers, the stop grace
+    period, the restart policy and its back-off base (seconds), the CNI
+    network (None: loopback only) and published ports ("HOST:POD[/proto]")."""
 
     def __init__(self, name=None, containers=(), share_pid=False, pause="c",
-                 grace=10.0, restart="Never", no_new_privs=False, cap_drop=()):
+                 grace=10.0, restart="Never", no_new_privs=False, cap_drop=(),
+                 init_containers=(), backoff=10.0, network=None, ports=(),
+                 hostname=None, labels=None):
         self.name = name
         self.containers = list(containers)
         self.share_pid = share_pid
@@ -45,12 +50,21 @@ class PodSpec:
         self.restart = restart
         self.no_new_privs = no_new_privs
         self.cap_drop = list(cap_drop)
+        self.init_containers = list(init_containers)
+        self.backoff = backoff
+        self.network = network
+        self.ports = list(ports)
+        self.hostname = hostname
+        self.labels = dict(labels or {})
 
     def to_dict(self):
         """Plain data for the pod record."""
         return {"name": self.name, "share_pid": self.share_pid, "pause": self.pause,
                 "grace": self.grace, "restart": self.restart,
                 "no_new_privs": self.no_new_privs, "cap_drop": self.cap_drop,
+                "backoff": self.backoff, "network": self.network, "ports": self.ports,
+                "hostname": self.hostname, "labels": self.labels,
+                "init_containers": [c.to_dict() for c in self.init_containers],
                 "containers": [c.to_dict() for c in self.containers]}
 
     @classmethod
@@ -58,7 +72,10 @@ class PodSpec:
         """The inverse of to_dict."""
         return cls(d["name"], [ContainerSpec.from_dict(c) for c in d["containers"]],
                    d["share_pid"], d["pause"], d["grace"], d["restart"],
-                   d.get("no_new_privs", False), d.get("cap_drop", ()))
+                   d.get("no_new_privs", False), d.get("cap_drop", ()),
+                   [ContainerSpec.from_dict(c) for c in d.get("init_containers", ())],
+                   d.get("backoff", 10.0), d.get("network"), d.get("ports", ()),
+                   d.get("hostname"), d.get("labels"))
 
 
 def check_name(kind, name):
@@ -78,8 +95,10 @@ def validate(spec):
         check_name("pod", spec.name)
     if not spec.containers:
         raise LauncherError("no container: give a command after '--' or -c NAME='CMD'")
+    if spec.hostname is not None:
+        check_name("host", spec.hostname)
     seen = set()
-    for c in spec.containers:
+    for c in spec.init_containers + spec.containers:
         check_name("container", c.name)
         if c.name in seen:
             raise LauncherError(f"duplicate container name {c.name!r}")
@@ -95,7 +114,9 @@ def validate(spec):
     if spec.restart not in RESTART_POLICIES:
         raise LauncherError(f"invalid restart policy {spec.restart!r}: "
                             f"use one of {', '.join(RESTART_POLICIES)}")
-    if spec.restart != "Never":
-        raise LauncherError(f"--restart {spec.restart} is not supported yet (only Never)")
     if not (0 <= spec.grace <= 3600):
         raise LauncherError(f"invalid grace period {spec.grace}: 0 to 3600 seconds")
+    if not (0 < spec.backoff <= 300):
+        raise LauncherError(f"invalid back-off {spec.backoff}: more than 0, at most 300 seconds")
+    if spec.ports and not spec.network:
+        raise LauncherError("-p needs a network: add --network NAME (e.g. --network bridge)")

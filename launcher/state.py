@@ -20,6 +20,7 @@ from launcher import ns
 from launcher.errors import LauncherError
 
 RECORD = "pod.json"
+SUPERVISOR_LOG = "supervisor.log"   # a detached supervisor's unexpected errors
 
 
 def root():
@@ -119,8 +120,9 @@ def save(poddir, record):
 def drop_stale_tmp(rootdir):
     """Housekeeping (caller holds the Lock): removes `.tmp-ID` pod
     directories and name claims whose pod directory is gone. A pod is made
-    as .tmp-ID and renamed into place under the lock, so whatever a lock
-    holder finds of either was left by a launcher killed half-way."""
+    as .tmp-ID and renamed into place under the lock, and removed by the
+    reverse rename (see remove), so whatever a lock holder finds of either
+    was left by a launcher killed half-way."""
     for n in os.listdir(rootdir):
         if n.startswith(".tmp-"):
             remove(os.path.join(rootdir, n))
@@ -234,8 +236,10 @@ def log_path(poddir, cname):
 
 
 def status(poddir, rec):
-    """The record enriched with live facts: pod state, and per container
-    state, exit code and finish time. Reads /proc and the exit files."""
+    """The record enriched with live facts: the pod's state (creating,
+    running, exited, dead), and per container its state (running, waiting
+    to start or restart, exited, dead), last exit code and finish time and
+    its restart count. Reads /proc and the exit files."""
     sup = rec.get("supervisor") or {}
     sup_alive = ns.alive(sup.get("pid"), sup.get("start"))
     done = os.path.exists(os.path.join(poddir, "done"))
@@ -243,21 +247,37 @@ def status(poddir, rec):
         state = "running" if rec.get("state") != "creating" else "creating"
     else:
         state = "exited" if done else "dead"
-    out = dict(rec, state=state)
+    if state == "dead":
+        try:
+            with open(os.path.join(poddir, SUPERVISOR_LOG)) as f:
+                out_error = f.read().strip().splitlines()[-1]
+        except (OSError, IndexError):
+            out_error = None
+    lc = rec.get("lifecycle") or {}
+    statuses = {x["name"]: x for x in lc.get("init_containers", []) + lc.get("containers", [])}
+    out = dict(rec, state=state, phase=lc.get("phase"))
+    if state == "dead" and out_error:
+        out["supervisor"] = dict(sup, error=out_error)
     out["containers"] = []
     for c in rec.get("containers", []):
         c = dict(c)
-        ex = read_exit(exit_path(poddir, c["name"]))
+        ex = read_exit(exit_path(poddir, c["name"]))   # the last run's end
+        c["exit_code"] = ex[0] if ex else None
         if ex:
-            c["state"], c["exit_code"], c["exit"] = "exited", ex[0], ex[1]
+            c["exit"] = ex[1]
             try:
                 c["finished"] = os.stat(exit_path(poddir, c["name"])).st_mtime
             except OSError:
                 pass
-        elif c.get("pid") and ns.alive(c["pid"], c.get("start")):
+        waiting = sup_alive and statuses.get(c["name"], {}).get("state") == "waiting"
+        if c.get("pid") and ns.alive(c["pid"], c.get("start")):
             c["state"], c["exit_code"] = "running", None
+        elif waiting or (sup_alive and not ex):
+            c["state"] = "waiting"   # to be started, or restarted after its back-off
+        elif ex:
+            c["state"] = "exited"
         else:
-            c["state"], c["exit_code"] = ("dead" if not sup_alive else "unknown"), None
+            c["state"] = "dead"
         out["containers"].append(c)
     px = read_exit(os.path.join(poddir, "sandbox.exit"))
     if "pause" in out:
@@ -278,8 +298,21 @@ def pod_exit_code(st):
 
 
 def remove(poddir):
-    """Deletes a pod directory and the files in it (pod directories are
-    flat; shutil is not imported for this, it costs start-up time)."""
+    """Deletes a pod directory (caller holds the Lock). It is first renamed
+    to `.tmp-ID`, so it leaves `ps` at once and whole: a remover killed
+    half-way leaves a .tmp- directory, which drop_stale_tmp finishes, never
+    a pod directory without its record. Mounts left in it are detached;
+    the files are unlinked one by one (pod directories are flat; shutil is
+    not imported for this, it costs start-up time)."""
+    root, name = os.path.split(poddir.rstrip("/"))
+    if not name.startswith(".tmp-"):
+        gone = os.path.join(root, ".tmp-" + name)
+        try:
+            os.rename(poddir, gone)
+        except FileNotFoundError:
+            return
+        poddir = gone
+    ns.detach_mounts_under(poddir)
     try:
         names = os.listdir(poddir)
     except FileNotFoundError:

@@ -148,3 +148,43 @@ def test_sigkill_of_the_launcher_at_any_point_of_setup(lx, detach):
             lx.ok("rm", "-f", x["id"])
         assert wait_for(lambda: not lx.procs(), 20), lx.procs()
         assert lx.pod_files() == []
+
+
+def test_a_supervisor_that_cannot_resume_leaves_a_dead_pod_that_says_why(lx):
+    """If the monitor execs the supervisor back and it cannot take its state
+    over (here: the state file is garbage), the pod's processes die with it,
+    `inspect` shows the pod dead with the reason, and `rm` cleans up."""
+    pod = lx.ok("run", "-d", "--name", "broken", "--", "sleep", "60").strip()
+    st = lx.inspect(pod)
+    if st["supervisor"]["kind"] != "monitor":
+        pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
+    assert wait_for(lambda: os.path.exists(os.path.join(st["dir"], "supervisor.state")), 5)
+    with open(os.path.join(st["dir"], "supervisor.state"), "wb") as f:
+        f.write(b"not a pickle")
+    os.kill(st["containers"][0]["pid"], signal.SIGKILL)   # wakes the monitor
+    assert wait_for(lambda: _state(lx, pod) == "dead", 10)
+    dead = lx.inspect(pod)
+    assert dead["supervisor"]["error"].startswith("launcher: cannot resume the pod:")
+    sandbox_ns = {k: st["namespaces"][k] for k in ("net", "ipc", "uts", "pid")}   # pause shares the host's mnt
+    assert wait_for(lambda: not ns_holders(sandbox_ns), 5)
+    lx.ok("rm", pod)
+
+
+def test_a_remover_killed_half_way_leaves_nothing_housekeeping_cannot_finish(lx):
+    """rm renames a pod directory out of sight before deleting it: a remover
+    killed in between leaves `.tmp-ID`, which the next ps finishes, and a
+    dangling name claim, which it drops (never an invisible, recordless pod
+    directory). Simulated by doing the rename by hand, as a killed rm would
+    have left it, with the pod's pins still mounted."""
+    pod = lx.ok("run", "-d", "--name", "half", "--", "sleep", "60").strip()
+    st = lx.inspect(pod)
+    lx.ok("stop", pod)
+    assert lx.inspect(pod)["state"] == "exited"
+    from launcher import ns
+    ns.pin(os.getpid(), st["dir"])   # mounts in the directory, as a dead pod's pins would be
+    gone = os.path.join(lx.statedir, ".tmp-" + pod)
+    os.rename(st["dir"], gone)
+    assert lx.ps() == []
+    assert not os.path.exists(gone) and lx.pod_files() == []
+    with open("/proc/self/mountinfo") as f:
+        assert lx.statedir not in f.read()

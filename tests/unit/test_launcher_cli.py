@@ -59,7 +59,20 @@ def test_run_without_command_is_the_demo():
     (["run", "--grace", "soon", "--", "true"], "bad --grace"),
     (["run", "--grace", "nan", "--", "true"], "invalid grace"),
     (["run", "--restart", "Sometimes", "--", "true"], "invalid restart policy"),
-    (["run", "--restart", "Always", "--", "true"], "not supported yet"),
+    (["run", "--backoff", "0", "--", "true"], "invalid back-off"),
+    (["run", "--backoff", "soon", "--", "true"], "bad --backoff 'soon'"),
+    (["run", "--backoff", "nan", "--", "true"], "invalid back-off"),
+    (["run", "-p", "8080:80", "--", "true"], "-p needs a network"),
+    (["run", "--network", "no-such-net", "--", "true"], "no-such-net"),
+    (["run", "--network", "bridge", "-p", "80", "--", "true"], "80"),
+    (["run", "--network", "bridge", "-p", "70000:80", "--", "true"], "70000"),
+    (["run", "--network", "bridge", "--restart", "Always"], "the demo takes only"),
+    (["play"], "play: no manifest"),
+    (["play", "a.yaml", "b.yaml"], "one manifest at a time"),
+    (["play", "--bogus", "a.yaml"], "play: unknown option '--bogus'"),
+    (["play", "/no/such/manifest.yaml"], "/no/such/manifest.yaml"),
+    (["gc", "extra"], "gc: unexpected argument 'extra'"),
+    (["inspect", "--check"], "expected one pod"),
     (["run", "-e", "NOEQUALS", "--", "true"], "bad environment variable"),
     (["run", "--cap-drop", "CAP_FLY", "--", "true"], "unknown capability"),
     (["run", "--bogus"], "unknown option"),
@@ -86,7 +99,8 @@ def test_bad_input_is_one_launcher_error(argv, fragment):
 _WORDS = st.sampled_from(["run", "ps", "inspect", "exec", "stop", "rm", "logs", "--", "-c",
                           "-e", "-d", "--name", "--share-pid", "--pause", "--grace", "--restart",
                           "--format", "json", "-f", "a=true", "x", "K=V", "--cap-drop", "ALL",
-                          "--name=", "-c=", "=", ""])
+                          "--name=", "-c=", "=", "", "play", "gc", "--network", "bridge", "none",
+                          "-p", "8080:80", "--backoff", "0.5", "--check", "examples/pods/cronjob.yaml"])
 
 
 @settings(max_examples=400, deadline=None)
