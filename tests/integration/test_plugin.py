@@ -161,8 +161,9 @@ def test_missing_init_is_a_skip_reason():
 
 def test_works_for_a_non_root_user_through_a_user_namespace(tmp_path):
     """As an unprivileged user (nobody), PidNamespace goes through a user
-    namespace and an init still reaps orphans; skips where that user cannot
-    run this checkout's Python."""
+    namespace: a peer init still reaps orphans, and our pause does too and
+    reports the reaps on its events fd; skips where that user cannot run this
+    checkout's Python."""
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to the nobody user")
     python = "/usr/bin/python3"
@@ -179,8 +180,12 @@ def test_works_for_a_non_root_user_through_a_user_namespace(tmp_path):
               "    assert ns.user\n"
               "    ns.spawn_orphans(3)\n"
               "    ns.wait_reaped(5)\n"
-              "    print('reaped', len(ns.zombies()))\n")
+              "    print('reaped', len(ns.zombies()))\n"
+              "with PidNamespace(impl='c') as ns:\n"
+              "    ns.spawn_orphans(3, exit_codes=(0, 4))\n"
+              "    ns.wait_reaped(5)\n"
+              "    print('events', sorted(e['exit'] for e in ns.wait_events(3)))\n")
     out = subprocess.run(drop + ["-c", script], cwd="/", env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "reaped 0"
+    assert out.stdout.splitlines() == ["reaped 0", "events [0, 0, 4]"]

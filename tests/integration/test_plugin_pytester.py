@@ -53,3 +53,66 @@ def test_the_example_file_users_copy_passes(pytester):
         pytester.makepyfile(test_reaping_example=f.read())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=4)
+
+
+def test_unavailable_init_is_a_skip_with_the_reason(pytester):
+    """When the namespace cannot be made (here: the init is not installed),
+    the fixture skips the user's test and the skip says why."""
+    pytester.makepyfile(test_user="""
+        import pytest
+
+        @pytest.mark.pid_namespace(init=["no-such-init-binary"])
+        def test_needs_an_init(pid_namespace):
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", timeout=60)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*init 'no-such-init-binary' not found on PATH*"])
+
+
+# A process outside the namespace that setns()es into it and forks: its child
+# is a process of the namespace that PID 1's death cannot remove while the
+# parent (outside) neither waits for it nor exits, so the namespace leaks.
+SETNS_FORK = """
+import ctypes, os, sys, time
+fd = os.open("/proc/%s/ns/pid" % sys.argv[1], os.O_RDONLY)
+if ctypes.CDLL(None, use_errno=True).setns(fd, 0x20000000) != 0:  # CLONE_NEWPID
+    sys.exit("setns: " + os.strerror(ctypes.get_errno()))
+if os.fork() == 0:
+    os._exit(0)
+print("forked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_teardown_fails_the_test_when_the_namespace_leaks(pytester):
+    """Teardown checks that nothing of the namespace is left: a zombie whose
+    parent lives outside (setns + fork) survives the kill of PID 1, and the
+    user's test errors at teardown naming it. (The user's `helpers` fixture,
+    set up first, is torn down after pid_namespace and ends the leak.)"""
+    pytester.makepyfile(test_user="""
+        import subprocess, sys
+        import pytest
+
+        @pytest.fixture
+        def helpers():
+            started = []
+            yield started
+            for p in started:
+                p.kill()
+                p.wait()
+                p.stdout.close()
+
+        @pytest.mark.pid_namespace(init="catatonit")
+        def test_leaky(helpers, pid_namespace):
+            p = subprocess.Popen([sys.executable, "-c", %r, str(pid_namespace.init_pid)],
+                                 stdout=subprocess.PIPE, text=True)
+            helpers.append(p)
+            assert p.stdout.readline() == "forked\\n"
+    """ % SETNS_FORK)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*pid_namespace teardown: processes of the namespace left after teardown*",
+        "*pid * (ns pid 2, python*, state Z) parent *",
+    ])
