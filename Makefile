@@ -30,7 +30,7 @@ $(VENV)/.deps:
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
-	$(PIP) install --no-build-isolation -e '.[test]'
+	$(PIP) install --no-build-isolation -e '.[test,plot]'
 	touch $@
 
 bench: build

@@ -2,7 +2,7 @@
 launcher next to unshare, bubblewrap, a bare `python -c pass` and podman
 (pod create + run + rm); then N detached idle pods: pods per second to
 create and to remove, memory per idle pod (pause + its supervisor, PSS and
-RSS), and a check that nothing is left behind."""
+RSS), and a check that nothing is left behind (process, state, mount, zombie)."""
 import contextlib
 import json
 import os
@@ -93,8 +93,14 @@ class Podman:
 
 
 def cycles(reps, quick, progress):
-    """{command: summary or {"skipped": why}} plus ratios for the launcher."""
+    """{command: summary or {"skipped": why}}; the launcher's row also holds
+    "vs PEER": its median over each measured peer's (unshare, bwrap, podman,
+    python -c pass)."""
     py = venv_python()
+    # Byte-compile first: with PYTHONDONTWRITEBYTECODE set (as here) and no
+    # __pycache__, every launcher run would recompile its modules (~10 ms).
+    subprocess.run([py, "-m", "compileall", "-q", os.path.join(REPO, "launcher"),
+                    os.path.join(REPO, "pause")], check=True, timeout=120)
     cmds = {"python -c pass": [py, "-c", "pass"],
             "unshare -f --pid --net --ipc --uts --mount-proc true":
                 ["unshare", "-f", "--pid", "--net", "--ipc", "--uts", "--mount-proc", "true"],
@@ -136,10 +142,10 @@ def cycles(reps, quick, progress):
                     pm.cleanup()
     progress.step(name)
     la = out.get("launcher run --share-pid -- true", {})
-    if "median" in la:
-        for peer in ("python -c pass", name):
-            if "median" in out.get(peer, {}):
-                la[f"vs {peer}"] = la["median"] / out[peer]["median"]
+    if "median" in la:  # the launcher's time over each peer's, measured in this run
+        for peer, r in out.items():
+            if r is not la and "median" in r:
+                la[f"vs {peer}"] = la["median"] / r["median"]
     return out
 
 
@@ -174,25 +180,36 @@ def pods(n, progress, label):
                 progress.step(f"{label} create {i + 1}/{n}")
             create_s = time.perf_counter() - t0
             time.sleep(0.5)  # let every pod settle idle
-            listing = json.loads(subprocess.run([lau, "ps", "--format", "json"],
-                                                capture_output=True, text=True, env=env,
-                                                check=True, timeout=60).stdout)
-            pauses = [p["pause_pid"] for p in listing if p["id"] in ids]
+            r = subprocess.run([lau, "ps", "--format", "json"], capture_output=True, text=True,
+                               env=env, timeout=60)
+            listing = {p["id"]: p for p in json.loads(r.stdout or "[]")}
+            down = [i for i in ids if listing.get(i, {}).get("state") != "running"]
+            if r.returncode != 0 or down:
+                return {"skipped": f"launcher failed: {len(down)} of {n} pods not running "
+                                   f"0.5 s after `run -d` {r.stderr.strip()}"}
+            pauses = [listing[i]["pause_pid"] for i in ids]
             supers = {int(proc_status(p)["PPid"]) for p in pauses}
             pause_mem = [mem_kb(p) for p in pauses]
             super_mem = [mem_kb(p) for p in supers]
             t1 = time.perf_counter()
-            subprocess.run([lau, "rm", "-f"] + ids, capture_output=True, env=env,
-                           check=True, timeout=600)
+            r = subprocess.run([lau, "rm", "-f"] + ids, capture_output=True, text=True, env=env,
+                               timeout=600)
             rm_s = time.perf_counter() - t1
+            if r.returncode != 0:
+                return {"skipped": f"launcher rm -f failed: {r.stderr.strip()}"}
+            ids = []
             progress.step(f"{label} removed")
             leaked = lingering(pauses + sorted(supers), 5)
             left = [e for e in os.listdir(state) if not e.startswith(".")]
-            ids = []
+            mounts = mounts_under(state)
+        except OSError as e:  # a pod's process vanished while it was measured
+            return {"skipped": f"launcher failed: a pod's process exited while idle ({e})"}
         finally:
             if ids:  # failure path: do not leave pods behind
                 subprocess.run([lau, "rm", "-f"] + ids, capture_output=True, env=env,
                                timeout=600)
+            for point in mounts_under(state):  # counted above; unmounted so tmp can go
+                subprocess.run(["umount", "-l", point], capture_output=True)
     n_pods = len(pauses)
     total_pss = sum(m[0] for m in pause_mem) + sum(m[0] for m in super_mem)
     total_rss = sum(m[1] for m in pause_mem) + sum(m[1] for m in super_mem)
@@ -203,8 +220,15 @@ def pods(n, progress, label):
             "supervisors": len(supers),
             "per_pod_pss_kb": total_pss / max(n_pods, 1),
             "per_pod_rss_kb": total_rss / max(n_pods, 1),
-            "leaked_processes": leaked, "leaked_state": left,
+            "leaked_processes": leaked, "leaked_state": left, "leaked_mounts": mounts,
             "zombies_left": zombies_of(os.getpid())}
+
+
+def mounts_under(path):
+    """Mount points below path (a pod's pinned namespaces, say), deepest first."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return sorted((p for p in points if p.startswith(path + "/")), reverse=True)
 
 
 def lingering(pids, timeout):

@@ -47,8 +47,9 @@ def _footprint(res, image):
         b = f"{r['binary_bytes'] / 1024:.1f} KB" if r["binary_bytes"] else "-"
         lines.append(f"| {name} | {b} | {r['rss_kb']} | {r['wakeups_per_min']:.0f} | "
                      f"{spread(r['ready'])} |")
-    img = f"{image / 1024:.1f} KB" if isinstance(image, int) else image
-    lines.append(f"\nImage localhost/pause: {img}")
+    img = f"{image:,} bytes ({image / 1024:.1f} KB)" if isinstance(image, int) else image
+    lines.append(f"\nPause image (`localhost/pause:VERSION`, as `podman image inspect` reports "
+                 f"it): {img}")
     return lines
 
 
@@ -64,12 +65,31 @@ def _lifecycle(res):
     return lines
 
 
+def _network(res):
+    if "skipped" in res:
+        return [f"\n**CNI overhead**: skipped: {res['skipped']}"]
+    leaked = res["leaked"]
+    leak = ("none" if not (leaked["ips"] or leaked["veths"] or leaked["chains"])
+            else f"IPs {leaked['ips']}, {leaked['veths']} veths, chains {leaked['chains']}")
+    lines = ["\n**CNI overhead** (`launcher run --share-pid [NETWORK] -- true`, variants "
+             "interleaved; ADD+DEL = the difference of medians from `--network none`)\n",
+             "| network | time ms | ADD+DEL per pod ms |", "|---|---|---|"]
+    for name, r in res.items():
+        if name not in ("add_del", "leaked"):
+            extra = ms(res["add_del"][name]) if name in res["add_del"] else "-"
+            lines.append(f"| {name} | {spread(r)} | {extra} |")
+    lines.append(f"\nLeft behind (IP allocations, veths, CNI iptables chains): {leak}")
+    return lines
+
+
 def _pods(title, r):
     if "skipped" in r:
         return [f"\n**{title}**: skipped: {r['skipped']}"]
-    leak = ("none" if not (r["leaked_processes"] or r["leaked_state"] or r["zombies_left"])
+    mounts = r.get("leaked_mounts", [])
+    leak = ("none" if not (r["leaked_processes"] or r["leaked_state"] or mounts
+                           or r["zombies_left"])
             else f"processes {r['leaked_processes']}, state {r['leaked_state']}, "
-                 f"zombies {r['zombies_left']}")
+                 f"mounts {mounts}, zombies {r['zombies_left']}")
     return [f"\n**{title}** ({r['pods']} detached idle pods, `launcher run -d --grace 0 -- "
             "sleep infinity`, then one `launcher rm -f`)\n",
             "| create | remove | pause memory total (PSS / RSS) | per pod, pause + supervisor "
@@ -95,6 +115,8 @@ def markdown(res):
         lines += _footprint(res["footprint"], res.get("image"))
     if "lifecycle" in res:
         lines += _lifecycle(res["lifecycle"])
+    if "network" in res:
+        lines += _network(res["network"])
     if "pods" in res:
         lines += _pods("Detached pods", res["pods"])
     if "scale" in res:
@@ -109,6 +131,7 @@ def plots(res, out):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return []
     written = []
@@ -120,8 +143,8 @@ def plots(res, out):
             pts = [(int(n), rows[name]["time"]["median"] * 1000)
                    for n, rows in reap.items() if "time" in rows.get(name, {})]
             ax.plot(*zip(*pts), marker="o", label=name)
-        ax.set(xlabel="zombies reparented at once", ylabel="ms until all reaped",
-               title="Reap burst (median)")
+        ax.set(xscale="log", yscale="log", xlabel="zombies reparented at once (log)",
+               ylabel="ms until all reaped (log)", title="Reap burst (median)")
         ax.legend(fontsize=8)
         written.append(_save(fig, out, "reap.png"))
     life = {k: r for k, r in res.get("lifecycle", {}).items() if "median" in r}
@@ -129,6 +152,7 @@ def plots(res, out):
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.barh(list(life), [r["median"] * 1000 for r in life.values()])
         ax.set(xscale="log", xlabel="ms (log)", title="Pod start-to-exit latency (median)")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no clashing labels
         fig.tight_layout()
         written.append(_save(fig, out, "lifecycle.png"))
     return written

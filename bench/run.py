@@ -3,7 +3,7 @@ catatonit, unshare, bubblewrap and podman, measured in one run on this
 machine. Writes bench/results/results.json, results.md and (with matplotlib)
 PNG plots; --update-readme puts the table between the README markers.
 
-usage: python bench/run.py [--quick] [--only reap,footprint,lifecycle,scale]
+usage: python bench/run.py [--quick] [--only reap,footprint,lifecycle,network,scale]
                            [--reps N] [--update-readme] [--out DIR]
 Must run as root (PID namespaces, cgroups, sysctl). Exit 2 on bad usage."""
 import argparse
@@ -16,11 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import footprint  # noqa: E402
 import lifecycle  # noqa: E402
+import network  # noqa: E402
 import reap  # noqa: E402
 import report  # noqa: E402
 from common import REPO, RESULTS, Progress, Skip, compile_helper, inits, machine  # noqa: E402
 
-BENCHES = ("reap", "footprint", "lifecycle", "scale")
+BENCHES = ("reap", "footprint", "lifecycle", "network", "scale")
 
 
 def parse(argv):
@@ -35,8 +36,9 @@ def parse(argv):
     o = p.parse_args(argv)
     o.only = [b for b in o.only.split(",") if b]
     bad = [b for b in o.only if b not in BENCHES]
-    if bad:
-        p.error(f"unknown bench {bad[0]!r} (choose from {', '.join(BENCHES)})")
+    if bad or not o.only:
+        p.error(f"unknown bench {bad[0]!r} (choose from {', '.join(BENCHES)})" if bad
+                else f"--only names no bench (choose from {', '.join(BENCHES)})")
     if o.reps is not None and o.reps < 1:
         p.error("--reps must be at least 1")
     return o
@@ -53,10 +55,15 @@ def main(argv=None):
     n_pods, n_scale = (5, 10) if q else (100, 1000)
     table = inits()
     res = {"machine": machine(), "quick": q, "reps": reps}
-    os.makedirs(o.out, exist_ok=True)
+    try:
+        os.makedirs(o.out, exist_ok=True)
+    except OSError as e:
+        print(f"bench: cannot use --out {o.out}: {e.strerror}", file=sys.stderr)
+        return 2
     steps = (("reap" in o.only) * len(sizes) * reps * (len(table) + 1)
              + ("footprint" in o.only) * len(table)
              + ("lifecycle" in o.only) * (5 + n_pods + 1)
+             + ("network" in o.only) * reps * 3
              + ("scale" in o.only) * (n_scale + 1))
     progress = Progress(steps, "bench")
     if "reap" in o.only:
@@ -72,6 +79,8 @@ def main(argv=None):
     if "lifecycle" in o.only:
         res["lifecycle"] = lifecycle.cycles(reps * (3 if q else 5), q, progress)
         res["pods"] = lifecycle.pods(n_pods, progress, "pods")
+    if "network" in o.only:
+        res["network"] = network.run(reps * 3, progress)
     if "scale" in o.only:
         res["scale"] = lifecycle.pods(n_scale, progress, "scale")
     path = os.path.join(o.out, "results.json")

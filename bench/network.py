@@ -1,0 +1,68 @@
+"""What CNI costs a pod: the same one-container pod (`launcher run --share-pid
+-- true`) with no network, on the project's default bridge network (bridge +
+host-local + portmap ADD when the sandbox is made, DEL at teardown), and on
+it with a published port (portmap's iptables rules too). The variants run
+interleaved, so drift hits all of them alike; the difference of the medians
+is the ADD+DEL overhead per pod. Afterwards no IP allocation, veth or CNI
+iptables chain may be left beyond what was there before."""
+import os
+import re
+import subprocess
+import tempfile
+
+from common import REPO, Skip, summary
+from lifecycle import launcher, timed
+
+PLUGINS = "/usr/lib/cni"
+NETWORK = "bridge"  # launcher/netconf/bridge.conflist
+ALLOCATIONS = os.path.join("/var/lib/cni/networks", NETWORK)
+HOST_PORT = 60123   # below the ports the test suites publish (61000-65000)
+
+
+def footprint():
+    """What a leaked pod network would leave: allocated IPs, veths, our chains."""
+    ips = sorted(n for n in os.listdir(ALLOCATIONS) if re.fullmatch(r"[0-9.]+", n)) \
+        if os.path.isdir(ALLOCATIONS) else []
+    veths = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True,
+                           text=True, timeout=30).stdout.count("\n")
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True, timeout=30).stdout
+    chains = sorted(set(re.findall(r"CNI-(?:DN|HOSTPORT|SN)-[0-9a-f]+", rules)))
+    return {"ips": ips, "veths": veths, "chains": chains}
+
+
+def run(reps, progress):
+    """{variant: summary, "add_del": {...}, "leaked": {...}} or {"skipped": why}."""
+    lau = launcher()
+    if not lau:
+        return {"skipped": "launcher not installed yet"}
+    missing = [p for p in ("bridge", "host-local", "portmap")
+               if not os.access(os.path.join(PLUGINS, p), os.X_OK)]
+    if missing:
+        return {"skipped": f"CNI plugin {missing[0]} not in {PLUGINS} (containernetworking-plugins)"}
+    base = [lau, "run", "--share-pid"]
+    variants = {"--network none": base + ["--", "true"],
+                f"--network {NETWORK}": base + ["--network", NETWORK, "--", "true"],
+                f"--network {NETWORK} -p {HOST_PORT}:80":
+                    base + ["--network", NETWORK, "-p", f"{HOST_PORT}:80", "--", "true"]}
+    before = footprint()
+    samples = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory(prefix="bench-net-") as state:
+        env = dict(os.environ, LAUNCHER_STATE_DIR=state,
+                   LAUNCHER_CNI_CONF_DIR=os.path.join(REPO, "launcher", "netconf"))
+        try:
+            for argv in variants.values():
+                timed(argv, env)  # warm-up: the bridge and the host-local directory appear
+            for i in range(reps):
+                for name, argv in variants.items():
+                    samples[name].append(timed(argv, env))
+                progress.step(f"network {i + 1}/{reps}")
+        except Skip as e:
+            return {"skipped": str(e)}
+    after = footprint()
+    out = {name: summary(s) for name, s in samples.items()}
+    none = out["--network none"]["median"]
+    out["add_del"] = {name: r["median"] - none for name, r in out.items() if name != "--network none"}
+    out["leaked"] = {"ips": sorted(set(after["ips"]) - set(before["ips"])),
+                     "veths": max(0, after["veths"] - before["veths"]),
+                     "chains": sorted(set(after["chains"]) - set(before["chains"]))}
+    return out
