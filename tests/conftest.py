@@ -6,9 +6,15 @@ import signal
 import sys
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import descendants, sleep_until, stat_fields  # noqa: E402
+
+# No per-example deadline: examples here start processes and namespaces, and a
+# busy CI host can stall any one of them for longer than hypothesis's 200 ms.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def mounts_under(base):
