@@ -18,23 +18,12 @@ import fcntl
 import json
 import os
 
+from launcher import proc
+from launcher.flock import FileLock
+
 SUFFIX = ".cni.json"
 LOCK = ".cni-state.lock"          # the state dir's lock (sandbox ids never start with ".")
 SANDBOX_LOCK = ".cni.lock"
-
-
-def proc_start(pid):
-    """The start time (clock ticks since boot) of a live, non-zombie process,
-    or None if it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
 
 
 def me():
@@ -44,32 +33,22 @@ def me():
 
 def process(pid):
     """Process `pid` as an owner {"pid", "start"} (start None if gone)."""
-    return {"pid": pid, "start": proc_start(pid)}
+    return {"pid": pid, "start": proc.live_start(pid)}
 
 
-def alive(proc):
+def alive(p):
     """True if the process {"pid", "start"} still runs (same start time)."""
-    return bool(proc) and proc.get("start") is not None and proc_start(proc["pid"]) == proc["start"]
+    return bool(p) and proc.alive(p.get("pid"), p.get("start"))
 
 
 def path_of(state_dir, sandbox_id):
     return os.path.join(state_dir, sandbox_id + SUFFIX)
 
 
-class Lock:
-    """Exclusive flock on the state dir's lock file (context manager)."""
-
-    def __init__(self, state_dir):
-        self.path = os.path.join(state_dir, LOCK)
-        self.fd = -1
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
+def Lock(state_dir):
+    """The flock on the state dir's lock file, held around read-modify-write
+    of records (never while plugins run)."""
+    return FileLock(os.path.join(state_dir, LOCK))
 
 
 class SandboxLock:
@@ -180,7 +159,7 @@ def all_records(state_dir):
         path = os.path.join(state_dir, name)
         if ".cni.json.tmp" in name:
             writer = name.rsplit(".tmp", 1)[1]
-            if writer.isdigit() and proc_start(int(writer)) is None:
+            if writer.isdigit() and proc.live_start(int(writer)) is None:
                 try:
                     os.unlink(path)
                 except FileNotFoundError:

@@ -2,13 +2,14 @@
 
 Thin wrappers over the compiled cffi module launcher._nsc (setns, unshare,
 mount, prctl, sethostname, loopback up) and a few os-level helpers (pidfds,
-/proc/PID/stat start times, namespace inodes). Failures raise LauncherError
+namespace inodes). Failures raise LauncherError
 with the call and errno spelled out.
 """
 import errno
 import os
 import select
 
+from launcher import proc
 from launcher._nsc import ffi, lib
 from launcher.errors import LauncherError
 
@@ -160,34 +161,6 @@ def sethostname(name):
     _check(lib.sethostname(raw, len(raw)), "sethostname")
 
 
-def starttime(pid):
-    """The start time (clock ticks since boot) of pid from /proc/PID/stat, or
-    None if there is no such process. (pid, starttime) names a process for
-    good: a reused pid has a later start time."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # comm may contain spaces and parentheses: fields restart after the last ')'.
-    return int(data[data.rindex(b")") + 2:].split()[19])
-
-
-def is_zombie(pid):
-    """True if pid exists but has exited and waits for its parent to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:data.rindex(b")") + 3] in (b"Z", b"X")
-
-
-def alive(pid, start):
-    """True if the process recorded as (pid, start) still runs (not a zombie)."""
-    return bool(pid) and starttime(pid) == start and not is_zombie(pid)
-
-
 def open_pidfd(pid, start):
     """A pidfd for the process recorded as (pid, start), or None if it is gone.
     The start time is checked after opening, so the fd cannot name a process
@@ -198,7 +171,7 @@ def open_pidfd(pid, start):
         fd = os.pidfd_open(pid)
     except OSError:
         return None
-    if starttime(pid) != start or is_zombie(pid):
+    if not proc.alive(pid, start):
         os.close(fd)
         return None
     return fd

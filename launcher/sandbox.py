@@ -52,9 +52,9 @@ def child_fail(fd, err):
         os._exit(code)
 
 
-def read_status(fd):
-    """Parent side of the exec-status pipe: None if exec succeeded, else
-    (code, message)."""
+def read_to_eof(fd):
+    """Everything written to a pipe until its last writer closes it, as text;
+    closes fd."""
     chunks = []
     while True:
         b = os.read(fd, 4096)
@@ -62,9 +62,16 @@ def read_status(fd):
             break
         chunks.append(b)
     os.close(fd)
-    if not chunks:
+    return b"".join(chunks).decode(errors="replace")
+
+
+def read_status(fd):
+    """Parent side of the exec-status pipe: None if exec succeeded, else
+    (code, message)."""
+    report = read_to_eof(fd)
+    if not report:
         return None
-    code, _, msg = b"".join(chunks).decode(errors="replace").partition(" ")
+    code, _, msg = report.partition(" ")
     return int(code), msg
 
 

@@ -12,11 +12,11 @@ pods' records. A pod is "running" while its supervisor
 (pid + start time) lives, "exited" once `done` exists, and "dead" when the
 supervisor vanished without writing `done` (it was killed).
 """
-import fcntl
 import os
 import time
 
-from launcher import ns
+from launcher import ns, proc
+from launcher.flock import FileLock
 from launcher.errors import LauncherError
 
 RECORD = "pod.json"
@@ -42,21 +42,10 @@ def root():
     return path
 
 
-class Lock:
-    """Exclusive flock on the root's .lock: held around every read-modify-
-    write of pod records and around name allocation."""
-
-    def __init__(self, rootdir):
-        self.path = os.path.join(rootdir, ".lock")
-        self.fd = -1
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
+def Lock(rootdir):
+    """The flock on the root's .lock: held around every read-modify-write of
+    pod records and around name allocation."""
+    return FileLock(os.path.join(rootdir, ".lock"))
 
 
 def write_atomic(path, data):
@@ -241,7 +230,7 @@ def status(poddir, rec):
     to start or restart, exited, dead), last exit code and finish time and
     its restart count. Reads /proc and the exit files."""
     sup = rec.get("supervisor") or {}
-    sup_alive = ns.alive(sup.get("pid"), sup.get("start"))
+    sup_alive = proc.alive(sup.get("pid"), sup.get("start"))
     done = os.path.exists(os.path.join(poddir, "done"))
     if sup_alive:
         state = "running" if rec.get("state") != "creating" else "creating"
@@ -270,7 +259,7 @@ def status(poddir, rec):
             except OSError:
                 pass
         waiting = sup_alive and statuses.get(c["name"], {}).get("state") == "waiting"
-        if c.get("pid") and ns.alive(c["pid"], c.get("start")):
+        if c.get("pid") and proc.alive(c["pid"], c.get("start")):
             c["state"], c["exit_code"] = "running", None
         elif waiting or (sup_alive and not ex):
             c["state"] = "waiting"   # to be started, or restarted after its back-off
@@ -283,7 +272,7 @@ def status(poddir, rec):
     if "pause" in out:
         pause = dict(out["pause"])
         pause["exit"] = px[1] if px else None
-        pause["running"] = ns.alive(pause.get("pid"), pause.get("start"))
+        pause["running"] = proc.alive(pause.get("pid"), pause.get("start"))
         out["pause"] = pause
     return out
 

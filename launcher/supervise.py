@@ -36,7 +36,8 @@ from launcher import ns, state
 from launcher.errors import LauncherError
 from launcher.lifecycle import (CREATE_SANDBOX, KILL_CONTAINER, REMOVE_SANDBOX, START_CONTAINER,
                                 BackOff, PodLifecycle)
-from launcher.sandbox import Spawner, drop_caps_check
+from launcher.proc import starttime
+from launcher.sandbox import Spawner, drop_caps_check, read_to_eof
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 WAKE_SIGNALS = STOP_SIGNALS + (signal.SIGCHLD,)
@@ -115,7 +116,7 @@ class Proc:
     def __init__(self, name, pid):
         self.name = name
         self.pid = pid
-        self.start = ns.starttime(pid)
+        self.start = starttime(pid)
         self.code = None       # podman-style exit code once reaped
         self.detail = None     # "exit N" / "signal N"
         self.failed = None     # (code, message) if the command could not be executed
@@ -178,7 +179,7 @@ class Pod:
             self.record = {
                 "id": pod_id, "name": name, "created": state.now(), "state": "creating",
                 "detached": self.detached, "spec": self.spec.to_dict(),
-                "supervisor": {"pid": os.getpid(), "start": ns.starttime(os.getpid()),
+                "supervisor": {"pid": os.getpid(), "start": starttime(os.getpid()),
                                "kind": self.supervisor_kind},
                 "sandbox": None, "pause": {"argv": self.pause_argv}, "namespaces": {},
                 "network": None, "containers": [], "lifecycle": None,
@@ -706,14 +707,7 @@ def run_detached(spec):
         os.close(r)
         _detached_supervisor(spec, w)   # never returns
     os.close(w)
-    chunks = []
-    while True:
-        b = os.read(r, 4096)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(r)
-    msg = b"".join(chunks).decode(errors="replace")
+    msg = read_to_eof(r)
     if msg.startswith("ok "):
         return msg[3:].strip()
     os.waitpid(pid, 0)

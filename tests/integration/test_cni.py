@@ -21,6 +21,7 @@ import time
 import pytest
 
 from launcher import cni, cni_store
+from launcher.proc import live_start
 
 REAL_PLUGINS = "/usr/lib/cni"
 HOST_LOCAL_DIR = "/var/lib/cni/networks"
@@ -580,7 +581,7 @@ def test_delete_refuses_while_another_live_process_is_adding(lab):
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         deadline = time.monotonic() + 5
-        while cni_store.proc_start(sleeper.pid) is None and time.monotonic() < deadline:
+        while live_start(sleeper.pid) is None and time.monotonic() < deadline:
             time.sleep(0.01)
         record.update(phase="adding", owner=cni_store.process(sleeper.pid))
         cni_store.save(lab.state_dir, record)

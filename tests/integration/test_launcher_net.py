@@ -38,6 +38,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from launcher.proc import live_start as proc_start
 from test_launcher import PY, REPO, cmd, first_line, lx, wait_for  # noqa: F401  (lx is a fixture)
 
 REAL_PLUGINS = "/usr/lib/cni"
@@ -1008,14 +1009,3 @@ def test_gc_does_not_rerun_a_del_that_finished_during_its_scan(net, tmp_path):
             if p is not None:
                 p.communicate(timeout=30)
     net.assert_once(sid)
-
-
-def proc_start(pid):
-    """A process's start time, or None once it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2:].split()
-    return None if fields[0] in (b"Z", b"X") else int(fields[19])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from launcher import cni, cni_conf, cni_store
+from launcher import cni, cni_conf, cni_store, proc
 
 PLUGINS = "/usr/lib/cni"
 HAVE_PLUGINS = all(os.access(os.path.join(PLUGINS, p), os.X_OK) for p in ("bridge", "host-local", "portmap"))
@@ -196,11 +196,11 @@ def test_any_port_text_parses_or_fails_cleanly(text):
 
 def dead_process():
     """(pid, start) of a process that has exited and been reaped."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    start = cni_store.proc_start(proc.pid)
-    proc.kill()
-    proc.wait(10)
-    return {"pid": proc.pid, "start": start}
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    start = proc.live_start(child.pid)
+    child.kill()
+    child.wait(10)
+    return {"pid": child.pid, "start": start}
 
 
 def test_owner_liveness_uses_pid_and_start_time():

@@ -1,0 +1,36 @@
+"""Processes named for good: a pid plus its start time.
+
+The start time is field 22 of /proc/PID/stat (clock ticks since boot). A
+reused pid has a later start time, so (pid, start) recorded in a state file
+never names another process. Every reader of /proc/PID/stat in the launcher
+goes through stat() here.
+"""
+
+
+def stat(pid):
+    """(state letter, start time) of pid, or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: fields restart after the last ')'.
+    fields = data[data.rindex(b")") + 2:].split()
+    return fields[0].decode(), int(fields[19])
+
+
+def starttime(pid):
+    """The start time of pid, zombie or not; None if there is no such process."""
+    st = stat(pid)
+    return st and st[1]
+
+
+def live_start(pid):
+    """The start time of pid if it runs (not a zombie); None otherwise."""
+    st = stat(pid)
+    return st[1] if st and st[0] not in "ZX" else None
+
+
+def alive(pid, start):
+    """True if the process recorded as (pid, start) still runs (not a zombie)."""
+    return bool(pid) and start is not None and live_start(pid) == start
