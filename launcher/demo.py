@@ -52,9 +52,14 @@ def ports():
             raw = struct.pack(">" + "I" * len(words), *words)
             print(f"LISTEN tcp {socket.inet_ntop(fam, raw)}:{int(port, 16)}")
 
-ORPHAN = ("(sleep 1 &); sleep 0.3; echo 'the orphan, parent gone:'; "
-          "ps -eo pid,ppid,stat,args | grep -e '^ *PID' -e 'sleep 1$'; sleep 1.3; "
-          "echo 'after it exited (no zombie left):'; ps -eo pid,ppid,stat,args")
+# The orphan's parent (a subshell) exits at once. The script waits (at most
+# 10 s) until ps shows the orphan reparented to PID 1, then until it is gone
+# and reaped, so a slow host changes nothing but the time it takes.
+ORPHAN = ("(sleep 1 &); "
+          "i=0; until ps -eo ppid=,args= | grep -qx ' *1 sleep 1' || [ $i -gt 200 ]; do i=$((i+1)); sleep 0.05; done; "
+          "echo 'the orphan, parent gone:'; ps -eo pid,ppid,stat,args | grep -e '^ *PID' -e 'sleep 1$'; "
+          "i=0; while ps -eo stat=,args= | grep -q -e '^Z' -e ' sleep 1$' && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done; "
+          "echo 'after it exited (no zombie left):'; ps -eo pid,ppid,stat,args | cut -c1-72")
 
 
 def _say(text):

@@ -291,11 +291,16 @@ def test_containers_share_ipc_and_uts(lx):
 def test_orphans_in_shared_pid_pod_are_reaped_by_pause(lx):
     """--share-pid: an orphan is reparented to PID 1 (pause), and reaped by it
     when it exits (no zombie)."""
-    script = ("(sleep 0.6 &); sleep 0.2; ps -eo ppid=,args= | awk '$2 == \"sleep\" && $3 == \"0.6\"'; sleep 1; "
+    # Polls with a bound rather than fixed sleeps, so a stalled host cannot
+    # make ps miss the orphan or look before pause has reaped it.
+    script = ("(sleep 2 &); "
+              "i=0; until ps -eo ppid=,args= | grep -qx ' *1 sleep 2' || [ $i -gt 200 ]; do i=$((i+1)); sleep 0.05; done; "
+              "ps -eo ppid=,args= | awk '$2 == \"sleep\" && $3 == \"2\"'; "
+              "i=0; while ps -eo stat=,args= | grep -q -e '^Z' -e ' sleep 2$' && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done; "
               "ps -eo stat= | grep -c Z || true")
     r = lx.run("run", "--share-pid", "--", "sh", "-c", script)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split("\n")[:2] == ["sh |       1 sleep 0.6", "sh | 0"], r.stdout
+    assert r.stdout.split("\n")[:2] == ["sh |       1 sleep 2", "sh | 0"], r.stdout
 
 
 def test_exec_failure_of_one_container_leaves_the_others(lx):
