@@ -612,8 +612,13 @@ if worker == 0:
         print(e, file=sys.stderr)
         os._exit(3)
     os._exit(0)
+if job["kill_when"] is not None:           # a file some plugin creates once it runs
+    deadline = time.monotonic() + 30
+    while not os.path.exists(job["kill_when"]) and time.monotonic() < deadline:
+        time.sleep(0.005)
 if job["kill_after"] is not None:
     time.sleep(job["kill_after"])
+if job["kill_when"] is not None or job["kill_after"] is not None:
     os.kill(worker, signal.SIGKILL)
 while True:                      # the worker and any plugin it orphaned
     try:
@@ -623,12 +628,14 @@ while True:                      # the worker and any plugin it orphaned
 """
 
 
-def driver_argv(lab, op, sandbox, netns=None, ports=(), kill_after=None, plugin_path=None):
+def driver_argv(lab, op, sandbox, netns=None, ports=(), kill_after=None, plugin_path=None, kill_when=None):
     """The command line of a driver: a child subreaper that forks a worker
     (the launcher, in effect) running cni.add or cni.delete, SIGKILLs it
-    after kill_after seconds (None: lets it finish; it then exits without
-    teardown) and waits for the worker and every plugin it orphaned."""
+    after kill_after seconds or once the file kill_when exists (both None:
+    lets it finish; it then exits without teardown) and waits for the
+    worker and every plugin it orphaned."""
     job = {"op": op, "sandbox": sandbox, "netns": netns, "ports": list(ports), "kill_after": kill_after,
+           "kill_when": kill_when,
            "name": lab.name, "conf_dir": str(lab.conf_dir), "plugin_path": plugin_path or lab.plugin_path,
            "state": lab.state_dir}
     return [sys.executable, "-c", DRIVER, json.dumps(job)]
@@ -644,15 +651,20 @@ def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path, slow
     until the plugin is done, and the next gc releases everything."""
     slow = tmp_path / "slow"
     slow.mkdir()
+    started, go = tmp_path / "started", tmp_path / "go"
+    # The slow plugin says it runs, then waits (at most 30 s) for the test's go:
+    # the kill and the first gc happen while it waits, however slow the host.
     (slow / slow_plugin).write_text(f'#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID slow" >> {lab.log}\n'
-                                    f"sleep 1.5\nexec {REAL_PLUGINS}/{slow_plugin}\n")
+                                    f"touch {started}\n"
+                                    f"i=0; while [ ! -e {go} ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.05; done\n"
+                                    f"exec {REAL_PLUGINS}/{slow_plugin}\n")
     (slow / slow_plugin).chmod(0o755)
     plugin_path = [str(slow)] + lab.plugin_path
     lab.network()                                  # writes the conflist the worker loads
     sid, netns = lab.sandbox(), lab.netns()
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     argv = driver_argv(lab, "add", sid, netns, ports=[f"{random.randrange(32000, 33000)}:80"],
-                       kill_after=0.7, plugin_path=plugin_path)
+                       kill_when=str(started), plugin_path=plugin_path)
     driver = subprocess.Popen(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -665,7 +677,8 @@ def test_gc_waits_for_plugins_a_killed_launcher_left_running(lab, tmp_path, slow
         assert ("ADD", sid, "slow") in lab.calls(sid), "the slow plugin is not running"
         assert record["phase"] == "adding" and record["result"] is None
         assert cni.gc(lab.state_dir) == ([], [])            # the orphaned plugin still runs
-        assert driver.wait(15) == 0
+        go.touch()
+        assert driver.wait(30) == 0
     finally:
         if driver.poll() is None:
             driver.kill()
