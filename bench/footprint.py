@@ -33,6 +33,19 @@ def image_size():
         engine.destroy()
 
 
+def settle(pid, quiet=0.2, limit=3.0):
+    """Waits until start-up is over: the counters stay still for `quiet` s
+    (at most `limit` s; an init that wakes on a timer may never be still)."""
+    deadline = time.monotonic() + limit
+    last = ctxt_switches(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = ctxt_switches(pid)
+        if now == last:
+            return
+        last = now
+
+
 def run(inits, reps, window, progress):
     """Returns {init: {...}}; window is the idle observation time in s."""
     out = {}
@@ -49,7 +62,7 @@ def run(inits, reps, window, progress):
                 starts.append(init.ready_s)
                 if i == 0:  # the idle figures, once
                     try:
-                        time.sleep(0.2)  # let start-up settle
+                        settle(init.pid)
                         c0 = ctxt_switches(init.pid)
                         time.sleep(window)
                         row["wakeups_per_min"] = (ctxt_switches(init.pid) - c0) * 60 / window

@@ -364,8 +364,9 @@ class PidNamespace:
         return handle
 
     def spawn_orphans(self, n, exit_codes=(0,), timeout=10):
-        """Runs `python -m pause.testing.orphans n` inside: n children whose parent
-        exits at once, so PID 1 must reap them. exit_codes are cycled over them."""
+        """Runs `python -m pause.testing.orphans n` inside: n children that have
+        exited, unreaped, by the time their parent exits, so when this returns
+        PID 1 has n zombies to reap. exit_codes are cycled over them."""
         argv = [sys.executable, "-m", "pause.testing.orphans", str(n)]
         argv += ["--exit-codes", ",".join(str(c) for c in exit_codes)]
         handle = self.run(argv, wait=True, timeout=timeout)

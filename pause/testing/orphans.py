@@ -1,9 +1,10 @@
 """Makes orphans for the init under test (like Kubernetes' orphan.c).
 
 `python -m pause.testing.orphans N [--exit-codes 0,3,...]` forks N children
-that exit at once with the given codes (cycled), then exits without waiting
-for them: each becomes a zombie whose parent is gone, so it is reparented to
-PID 1 of the namespace (or the nearest subreaper), which must reap it.
+that exit at once with the given codes (cycled), waits until all have exited
+and then exits without reaping them: each is a zombie whose parent is gone,
+so it is reparented to PID 1 of the namespace (or the nearest subreaper),
+which must reap it.
 `--tree JSON` plays a process tree instead (see pause.testing.trees.play).
 Bad arguments: one line on stderr, exit 2.
 """
@@ -15,10 +16,18 @@ USAGE = "usage: python -m pause.testing.orphans N [--exit-codes C1,C2,...] | --t
 
 
 def spawn(n, exit_codes=(0,)):
-    """Forks n children exiting with exit_codes (cycled); does not wait for them."""
+    """Forks n children exiting with exit_codes (cycled) and waits until every
+    one has exited, without reaping any: when the caller exits they are all
+    zombies already, reparented at once to the init that must reap them (so
+    a check right after sees them, however slowly the children were run)."""
+    pids = []
     for i in range(n):
-        if os.fork() == 0:
+        pid = os.fork()
+        if pid == 0:
             os._exit(exit_codes[i % len(exit_codes)])
+        pids.append(pid)
+    for pid in pids:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
 def parse(argv):

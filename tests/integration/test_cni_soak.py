@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.skipif(bool(MISSING), reason="needs " + ", ".join(MISS
 from launcher import cni, cni_store  # noqa: E402
 
 SANDBOXES = int(os.environ.get("CNI_SOAK_SANDBOXES", "60"))
+BUDGET = float(os.environ.get("CNI_SOAK_BUDGET", "300"))   # catches a hang, not a slow host
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def drive(lab, op, sandbox, netns=None, ports=(), kill_after=None):
@@ -102,6 +103,6 @@ def test_soak_every_add_gets_exactly_one_del(lab):
     assert allocations(lab.name) == [], f"leaked IPs, seed {seed}"
     assert links_of(lab.bridge) == [], f"leaked veths, seed {seed}"
     assert nat_rules_of(list(scenarios)) == [], f"leaked rules, seed {seed}"
-    assert elapsed < 90, f"soak took {elapsed:.1f} s"
+    assert elapsed < BUDGET, f"soak took {elapsed:.1f} s (budget {BUDGET:g} s, CNI_SOAK_BUDGET)"
     print(f"soak: {SANDBOXES} sandboxes in {elapsed:.1f} s ({SANDBOXES / elapsed:.1f}/s), seed {seed}, "
           f"outcomes {dict(sorted(outcomes.items()))}")

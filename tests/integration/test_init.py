@@ -46,11 +46,12 @@ def impl(request):
 
 
 def run_init(impl, *cmd, pause_opts=(), timeout=20, pid1=False, **kw):
-    """Runs `pause OPTS -- CMD`, as PID 1 of a new PID namespace if pid1;
-    returns the CompletedProcess (stderr captured)."""
+    """Runs `pause OPTS -- CMD`, as PID 1 of a new PID namespace (with its own
+    /proc, so ps inside tells the truth) if pid1; returns the CompletedProcess
+    (stderr captured)."""
     argv = pause_argv(impl, *pause_opts, "--", *cmd)
     if pid1:
-        argv = ["unshare", "--pid", "--fork", "--kill-child", *argv]
+        argv = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *argv]
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, **kw)
 
 
@@ -261,9 +262,15 @@ def test_orphans_of_the_command_are_reaped_and_reported(impl):
     """As PID 1, init mode reaps orphans the command leaves (events-fd shows them)."""
     r_fd, w_fd = os.pipe()
     orphans = ("import os, time\n"
-               "if os.fork() == 0: time.sleep(0.3); os._exit(9)\n"
-               "if os.fork() == 0: time.sleep(0.3); os.kill(os.getpid(), 9)\n")
-    script = "%s -c '%s'; sleep 1; exit 4" % (sys.executable, orphans)
+               "a = os.fork()\n"
+               "if a == 0: time.sleep(0.3); os._exit(9)\n"
+               "b = os.fork()\n"
+               "if b == 0: time.sleep(0.3); os.kill(os.getpid(), 9)\n"
+               "print(\"%d,%d\" % (a, b))\n")
+    # the command exits only once both orphans are gone for good (reaped by
+    # pause), however long that takes, so pause cannot exit before reporting them
+    script = ("o=$(%s -c '%s'); i=0; while ps -p \"$o\" >/dev/null && [ $i -lt 500 ]; "
+              "do i=$((i+1)); sleep 0.02; done; exit 4" % (sys.executable, orphans))
     r = run_init(impl, "sh", "-c", script, pause_opts=("--events-fd", str(w_fd)), pid1=True,
                  pass_fds=(w_fd,))
     os.close(w_fd)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from helpers import first_line, sleep_until
+from helpers import first_line, in_sigwait, sleep_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
@@ -552,7 +552,7 @@ def test_monitor_wakes_on_sigchld_and_reaps_nothing():
 @needs_monitor
 def test_monitor_ignores_other_signals_and_reports_exec_failure():
     p = _monitor(-1, "/no/such/supervisor")
-    time.sleep(0.2)
+    assert sleep_until(lambda: in_sigwait(p.pid), 10)   # its mask is set: all blocked, some waited
     p.send_signal(signal.SIGUSR1)
     p.send_signal(signal.SIGWINCH)
     time.sleep(0.2)

@@ -107,9 +107,12 @@ def test_backoff_doubles_from_its_base(lx, tmp_path):
         lx.run("rm", "-f", pod)
     t = [float(x) for x in stamps.read_text().split()]
     gaps = [b - a for a, b in zip(t, t[1:])][:4]
+    # Each gap is the back-off plus a container's start (a Python interpreter,
+    # seconds on a stalled host): never shorter than the back-off, and not
+    # grossly longer; the events below check the doubling exactly.
     for i, gap in enumerate(gaps):
         want = base * 2 ** i
-        assert want * 0.9 <= gap <= want + 0.6, (i, gaps)
+        assert want * 0.9 <= gap <= want + 2.5, (i, gaps)
     delays = [e["message"] for e in events(st, "BackOff")][:4]
     assert delays == [f"restart in {base * 2 ** i:g} s" for i in range(4)]
 

@@ -60,7 +60,7 @@ FAULTS = {                    # weights
     "kill-launcher": 13, "kill-during-add": 4, "kill-after-add": 9, "kill-during-del": 11,
 }
 WINDOWED = ("kill-during-add", "kill-after-add", "kill-during-del")   # kills timed by a sleeping wrapper
-SLOW_S = "0.5"                # how long a wrapper sleeps in the chosen window
+SLOW_S = "1.5"                # how long a wrapper sleeps in the chosen window (room for a busy host)
 WAIT = 60.0                   # bound of every wait for one pod
 
 

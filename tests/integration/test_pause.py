@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from helpers import IMPLS, PausedNamespace, first_line, pause_argv, sleep_until, stat_fields
+from helpers import (IMPLS, PausedNamespace, first_line, in_sigwait, pause_argv, pids_in_namespace,
+                     sleep_until, stat_fields)
 
 
 @pytest.fixture(params=IMPLS)
@@ -75,7 +76,10 @@ def test_other_signals_do_not_kill_or_stop_it(ns, sig):
 def test_not_pid1_warns_and_reaps_orphans_of_descendants(impl):
     """Not PID 1: a warning, and orphaned grandchildren still come to pause (subreaper)."""
     r, w = os.pipe()
-    script = 'sh -c "(sleep 0.2; exit 5) &"; sleep 0.8; exit 3'
+    # the command exits only once the orphan is gone for good (reaped by pause),
+    # however long that takes, so pause cannot exit before reporting it
+    script = (r'o=$(sh -c "(sleep 0.2; exit 5) >/dev/null & echo \$!"); '
+              'i=0; while ps -p "$o" >/dev/null && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.02; done; exit 3')
     proc = subprocess.Popen(pause_argv(impl, "--events-fd", str(w), "--", "sh", "-c", script),
                             pass_fds=(w,), stderr=subprocess.PIPE)
     os.close(w)
@@ -104,8 +108,9 @@ def test_closed_events_reader_does_not_kill_it(ns):
     os.close(ns.events_r)
     ns.events_r = os.open("/dev/null", os.O_RDONLY)
     ns.make_orphans([1, 2, 3])
-    assert sleep_until(lambda: ns.proc.poll() is None and ns.zombies() == [], 5)
-    time.sleep(0.3)
+    # every orphan has exited and been reaped (its event written into the void):
+    # only pause is left in the namespace, and it is still alive
+    assert sleep_until(lambda: pids_in_namespace(ns.inode) == [ns.pid], 10), pids_in_namespace(ns.inode)
     assert ns.proc.poll() is None and ns.zombies() == []
     ns.kill(signal.SIGTERM)
     assert ns.wait()[0] == 0
@@ -150,7 +155,7 @@ def test_zero_wakeups_when_idle(ns):
     def switches():
         with open("/proc/%d/status" % ns.pid) as f:
             return [line for line in f if "ctxt_switches" in line]
-    time.sleep(0.3)
+    assert sleep_until(lambda: in_sigwait(ns.pid), 10)   # settled in sigwaitinfo
     before = switches()
     time.sleep(2)
     assert switches() == before

@@ -12,23 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import pause
-from helpers import IMPLS, pause_argv, sleep_until
-
-
-def _waiting_for_signals(pid):
-    """True once pause has set up its signal handling: it sleeps in
-    sigwaitinfo (while it does, the kernel shows the waited signals as
-    unblocked, so SigBlk cannot tell), or it blocks or catches TERM.
-    False while it starts up, or once it is gone."""
-    try:
-        with open(f"/proc/{pid}/wchan") as f:
-            if "sigtimedwait" in f.read():
-                return True
-        with open(f"/proc/{pid}/status") as f:
-            masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("SigBlk:", "SigCgt:"))]
-    except OSError:
-        return False
-    return any(m >> (signal.SIGTERM - 1) & 1 for m in masks)
+from helpers import IMPLS, pause_argv, sleep_until, waiting_for_signals
 
 
 def run(argv, timeout=10):
@@ -36,7 +20,7 @@ def run(argv, timeout=10):
     keeps running, waiting for signals, however long start-up takes on a busy
     host), TERMs it. Returns (code, stdout, stderr with pids normalised)."""
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert sleep_until(lambda: p.poll() is not None or _waiting_for_signals(p.pid), timeout), argv
+    assert sleep_until(lambda: p.poll() is not None or waiting_for_signals(p.pid), timeout), argv
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=timeout)
