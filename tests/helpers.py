@@ -176,18 +176,3 @@ def in_sigwait(pid):
             return "sigtimedwait" in f.read()
     except OSError:
         return False
-
-
-def waiting_for_signals(pid):
-    """True once pause has set up its signal handling: it sleeps in
-    sigwaitinfo (while it does, the kernel shows the waited signals as
-    unblocked, so SigBlk cannot tell), or it blocks or catches TERM.
-    False while it starts up, or once it is gone."""
-    if in_sigwait(pid):
-        return True
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("SigBlk:", "SigCgt:"))]
-    except OSError:
-        return False
-    return any(m >> (signal.SIGTERM - 1) & 1 for m in masks)

@@ -182,9 +182,11 @@ class Soak:
                 # killed after it wrote `done` (the pod was torn down): too late to count
                 res["killed"] = not self.done(res["pod"])
         else:
-            res["killed"] = proc.poll() is None
             proc.kill()
             proc.wait(WAIT)
+            # it may have finished between the decision and the kill: it was
+            # killed only if the KILL ended it
+            res["killed"] = proc.returncode == -signal.SIGKILL
 
     # -- one pod -------------------------------------------------------------
 

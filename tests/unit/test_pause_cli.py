@@ -12,15 +12,22 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import pause
-from helpers import IMPLS, pause_argv, sleep_until, waiting_for_signals
+from helpers import IMPLS, child_pids, in_sigwait, pause_argv, sleep_until
+
+
+def settled_in_pause_mode(pid):
+    """True once pause sleeps in sigwaitinfo with no child: pause mode, set up.
+    (In init mode it waits there too, but with its command as a child, and
+    exits by itself once the command has.)"""
+    return in_sigwait(pid) and not child_pids(pid)
 
 
 def run(argv, timeout=10):
     """Runs argv; if it turns out to be a valid pause-mode command line (pause
-    keeps running, waiting for signals, however long start-up takes on a busy
-    host), TERMs it. Returns (code, stdout, stderr with pids normalised)."""
+    settles in sigwaitinfo, however long start-up takes on a busy host),
+    TERMs it. Returns (code, stdout, stderr with pids normalised)."""
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert sleep_until(lambda: p.poll() is not None or waiting_for_signals(p.pid), timeout), argv
+    assert sleep_until(lambda: p.poll() is not None or settled_in_pause_mode(p.pid), timeout), argv
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=timeout)
