@@ -6,9 +6,9 @@ import select
 import signal
 import subprocess
 import sys
-import time
 
 import pause
+from pause.testing.namespace import _stat, _until   # the plugin's /proc reader and poller
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMPLS = pause.IMPLEMENTATIONS
@@ -22,13 +22,9 @@ def pause_argv(impl, *args):
 
 
 def sleep_until(pred, timeout=5.0, interval=0.01):
-    """Polls pred() until it is true; returns its last value (falsy on time-out)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+    """Polls pred() until it is true; returns its last value (falsy on time-out).
+    The plugin's own poller, with the suite's defaults."""
+    return _until(pred, timeout, interval)
 
 
 def first_line(stream, timeout=15.0):
@@ -41,13 +37,8 @@ def first_line(stream, timeout=15.0):
 
 def stat_fields(pid):
     """(state, ppid) of a process from /proc/PID/stat, or None if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    rest = stat[stat.rindex(b")") + 2:].split()
-    return rest[0].decode(), int(rest[1])
+    st = _stat(pid)
+    return st and st[:2]
 
 
 def ns_inode(pid, kind="pid"):
