@@ -10,6 +10,10 @@
  * loop sleeps in the kernel with no timeout at all: zero wake-ups when idle.
  * Only the --grace shutdown uses sigtimedwait, because it has a deadline.
  *
+ * Pause mode with nobody asking for exit statuses (no --events-fd, -w or
+ * PAUSE_DEBUG) does not even wait: it ignores SIGCHLD, so the kernel frees
+ * each orphan's zombie as it reaches pause, and pause is never woken for it.
+ *
  * No stdio: log lines are assembled by hand and written with one write(2),
  * which keeps the static binary a few kilobytes.
  */
@@ -45,11 +49,16 @@ struct state {
     const struct pause_config *cfg;
     int events_fd;      /* -1 once closed */
     int is_init;        /* we are PID 1 of our PID namespace */
+    int kernel_reaps;   /* pause mode, no statuses wanted: SIGCHLD ignored */
+    int reporting;      /* something wants to hear of each reaped child */
     pid_t child;        /* init mode: the command; 0 otherwise */
     int child_status;
     int child_done;
+    int child_stopped;  /* the signal that last stopped the command, until handled */
     sigset_t waited;    /* the signals the loop takes */
 };
+
+static int debug;       /* PAUSE_DEBUG is set: read once, not per reaped child */
 
 const char *pause_version(void) { return PAUSE_VERSION; }
 
@@ -95,10 +104,11 @@ static int debug_enabled(void)
 static void say(const char *level, const char *fmt, ...)
 {
     int saved = errno;
-    struct line l = { .n = 0 };
+    struct line l;
     va_list ap;
-    if (strcmp(level, "debug") == 0 && !debug_enabled())
+    if (!debug && strcmp(level, "debug") == 0)
         return;
+    l.n = 0;
     put_str(&l, "pause[");
     put_int(&l, getpid());
     put_str(&l, "]: ");
@@ -125,10 +135,11 @@ static void set_disposition(int sig, void (*handler)(int))
     syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
 }
 
-/* sigtimedwait(2), a NULL timeout waiting forever; -1 with errno on failure. */
-static int wait_signal(const sigset_t *set, const struct timespec *timeout)
+/* sigtimedwait(2), a NULL timeout waiting forever, info optional; -1 with
+ * errno on failure. */
+static int wait_signal(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
-    return (int)syscall(SYS_rt_sigtimedwait, set, NULL, timeout, _NSIG / 8);
+    return (int)syscall(SYS_rt_sigtimedwait, set, info, timeout, _NSIG / 8);
 }
 
 static int fd_flags(int fd, int get, int set, long add)
@@ -172,11 +183,20 @@ static const char *error_text(int err)
 
 /* ---------------------------------------------------------------- signals */
 
-/* Raised by the kernel for a fault of our own: never blocked, never forwarded. */
+/* Raised by the kernel for a fault of our own. Pause mode leaves them alone;
+ * init mode takes them too, to forward those a user sends (kill, sigqueue:
+ * si_code <= 0). Blocking them costs nothing: the kernel unblocks a genuine
+ * fault and kills us with it all the same. */
 static int is_fault(int sig)
 {
     return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
            sig == SIGTRAP || sig == SIGSYS;
+}
+
+/* The terminal's stop signals: a shell's Ctrl-Z, a background read or write. */
+static int is_tty_stop(int sig)
+{
+    return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
 /* Signals a program may not touch: KILL and STOP, and 32-34, which the C
@@ -188,10 +208,10 @@ static int is_untouchable(int sig)
 
 /* Decides each signal's fate, then blocks the ones the loop takes.
  * Pause mode takes CHLD, TERM and INT and ignores every other signal, so it
- * behaves the same whether or not it is PID 1. Init mode takes every signal
- * a user can send, to forward it; the tty stop signals TSTP, TTIN and TTOU
- * are forwarded too, and pause itself never stops. A taken signal gets its
- * default disposition first: one ignored by whoever started pause would
+ * behaves the same whether or not it is PID 1; with no exit status wanted it
+ * ignores CHLD too, and the kernel reaps for it. Init mode takes every signal
+ * a user can send, the faults included, to forward it. A taken signal gets
+ * its default disposition first: one ignored by whoever started pause would
  * otherwise be lost (an ignored CHLD even makes the kernel reap children
  * itself, and their exit statuses with them). */
 static int setup_signals(struct state *st)
@@ -199,9 +219,11 @@ static int setup_signals(struct state *st)
     int sig;
     sigemptyset(&st->waited);
     for (sig = 1; sig < _NSIG; sig++) {
-        if (is_untouchable(sig) || is_fault(sig))
+        if (is_untouchable(sig) || (is_fault(sig) && !st->cfg->argv))
             continue;
-        if (st->cfg->argv || sig == SIGCHLD || sig == SIGTERM || sig == SIGINT) {
+        if (sig == SIGCHLD && st->kernel_reaps)
+            set_disposition(sig, SIG_IGN);
+        else if (st->cfg->argv || sig == SIGCHLD || sig == SIGTERM || sig == SIGINT) {
             sigaddset(&st->waited, sig);
             set_disposition(sig, SIG_DFL);
         } else
@@ -239,15 +261,31 @@ static void close_inherited_fds(int keep_a, int keep_b)
     close_range_compat(lo, ~0u);
 }
 
-/* Not PID 1: orphans go to the nearest subreaper, so become one. */
+/* Not PID 1: orphans go to the nearest subreaper, so become one (with -s
+ * the user asked for it, so without the warning). */
 static void become_subreaper(struct state *st)
 {
     st->is_init = getpid() == 1;
     if (st->is_init)
         return;
-    say("warning", "not PID 1, so only orphans of my own descendants come to me; becoming a child subreaper");
+    if (!st->cfg->subreaper)
+        say("warning", "not PID 1, so only orphans of my own descendants come to me; becoming a child subreaper");
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         say("warning", "cannot become a child subreaper: %s", error_text(errno));
+}
+
+/* -p: the kernel sends us this signal when our parent dies. */
+static void set_parent_death_signal(int sig)
+{
+    if (sig > 0 && prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) < 0)
+        say("warning", "cannot set the parent-death signal: %s", error_text(errno));
+}
+
+/* Moves to /, so pause never keeps its start directory's mount busy. */
+static void leave_start_directory(void)
+{
+    if (chdir("/") < 0)
+        say("warning", "cannot chdir to /: %s", error_text(errno));
 }
 
 /* Tells whoever waits on --ready-fd that every handler is in place. */
@@ -278,10 +316,11 @@ static int open_events(int fd)
  * closed one closes our end (and takes back the SIGPIPE the write raised). */
 static void emit_reaped(struct state *st, pid_t pid, int status)
 {
-    struct line l = { .n = 0 };
+    struct line l;
     const struct timespec now = { 0, 0 };
     if (st->events_fd < 0)
         return;
+    l.n = 0;
     put_str(&l, "{\"event\":\"reaped\",\"pid\":");
     put_int(&l, pid);
     put_str(&l, WIFSIGNALED(status) ? ",\"signal\":" : ",\"exit\":");
@@ -293,20 +332,31 @@ static void emit_reaped(struct state *st, pid_t pid, int status)
         sigset_t pipe_only;
         sigemptyset(&pipe_only);
         sigaddset(&pipe_only, SIGPIPE);
-        wait_signal(&pipe_only, &now);
+        wait_signal(&pipe_only, NULL, &now);
     }
     say("warning", "events fd closed: %s", error_text(errno));
     close(st->events_fd);
     st->events_fd = -1;
 }
 
+/* Says what was reaped: the debug line, -w's warning, the event. */
+static void report_reaped(struct state *st, pid_t pid, int status)
+{
+    say("debug", "reaped %d", pid);
+    if (st->cfg->warn_reaped && pid != st->child)
+        say("warning", "reaped zombie process %d", pid);
+    emit_reaped(st, pid, status);
+}
+
 /* Reaps every child that has exited. One SIGCHLD may stand for many exits,
- * so loop until waitpid has nothing more. Returns 1 while children remain. */
+ * so loop until waitpid has nothing more: one system call per child, and
+ * nothing else unless someone wants to hear of it. A stopped command is
+ * noted for the loop. Returns 1 while children remain. */
 static int reap_all(struct state *st)
 {
     for (;;) {
         int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
+        pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED);
         if (pid == 0)
             return 1;
         if (pid < 0) {
@@ -314,8 +364,13 @@ static int reap_all(struct state *st)
                 continue;
             return 0;
         }
-        say("debug", "reaped %d", pid);
-        emit_reaped(st, pid, status);
+        if (WIFSTOPPED(status)) {
+            if (pid == st->child)
+                st->child_stopped = WSTOPSIG(status);
+            continue;
+        }
+        if (st->reporting)
+            report_reaped(st, pid, status);
         if (pid == st->child) {
             st->child_status = status;
             st->child_done = 1;
@@ -392,11 +447,26 @@ static long now_ms(void)
     return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
+/* The kernel has been reaping for us; from now on, wake on each SIGCHLD. */
+static void reap_ourselves(struct state *st)
+{
+    sigset_t chld;
+    if (!st->kernel_reaps)
+        return;
+    st->kernel_reaps = 0;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigaddset(&st->waited, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    set_disposition(SIGCHLD, SIG_DFL);
+}
+
 /* --grace: TERM the others, then reap until none is left or time is up.
  * A second TERM or INT cuts the wait short. */
 static void drain(struct state *st)
 {
     long deadline = now_ms() + st->cfg->grace_ms;
+    reap_ourselves(st);
     terminate_others(st);
     while (others_left(st)) {
         long left = deadline - now_ms();
@@ -410,7 +480,7 @@ static void drain(struct state *st)
             left = GRACE_POLL_MS;
         ts.tv_sec = 0;
         ts.tv_nsec = left * 1000000L;
-        sig = wait_signal(&st->waited, &ts);
+        sig = wait_signal(&st->waited, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) {
             say("info", "second signal %d, not waiting any longer", sig);
             return;
@@ -423,7 +493,9 @@ static void drain(struct state *st)
 /* Starts the command with default dispositions and an empty signal mask.
  * Every signal is reset, 32-34 too: pause never touches those, but one that
  * whoever started pause left ignored would otherwise survive exec (the raw
- * system call is not refused as the C library's wrapper is).
+ * system call is not refused as the C library's wrapper is). It starts in
+ * the directory pause was started in. With -g it gets its own process group,
+ * and the terminal's foreground if pause's job holds it.
  * Cannot run it: 127 when not found, 126 otherwise, as shells do. */
 static pid_t spawn(struct state *st)
 {
@@ -437,8 +509,9 @@ static pid_t spawn(struct state *st)
         return pid;
     }
     if (st->cfg->group) {
+        int foreground = tcgetpgrp(0) == getpgrp(); /* a background job keeps out */
         setpgid(0, 0);
-        if (isatty(0))
+        if (foreground)
             tcsetpgrp(0, getpgrp()); /* TTOU is still blocked here */
     }
     for (sig = 1; sig < _NSIG; sig++)
@@ -452,17 +525,88 @@ static pid_t spawn(struct state *st)
     _exit(err == ENOENT ? 127 : 126);
 }
 
-/* Passes a signal on to the command, or to its process group with -g. */
-static void forward(struct state *st, int sig)
+/* The signal to forward for sig (-r S:R), or 0 to drop it. */
+static int rewritten(struct state *st, int sig)
 {
-    say("debug", "forwarding signal %d to %d", sig, st->child);
-    if (kill(st->cfg->group ? -st->child : st->child, sig) < 0 && errno != ESRCH)
-        say("warning", "cannot forward signal %d: %s", sig, error_text(errno));
+    int to = sig < 65 ? st->cfg->rewrite[sig] : 0;
+    return to < 0 ? 0 : to ? to : sig;
 }
 
-static int exit_code(int status)
+/* Stops pause (SIGSTOP cannot be blocked), so that a shell sees its job
+ * stopped; a SIGCONT resumes it, and the loop then forwards that too. */
+static void suspend_self(const char *why, int sig)
 {
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    say("debug", why, sig);
+    kill(getpid(), SIGSTOP);
+}
+
+/* -g from a terminal: the command's group holds the terminal's foreground;
+ * when the shell gives the foreground back to our job (fg), pass it on. */
+static void hand_terminal(struct state *st)
+{
+    if (tcgetpgrp(0) == getpgrp())
+        tcsetpgrp(0, st->child); /* TTOU is blocked: no stop for us */
+}
+
+/* Passes a signal on to the command, or to its process group with -g,
+ * rewritten or dropped as -r says. Not PID 1, a terminal stop signal
+ * (TSTP, TTIN, TTOU) then stops pause too, as dumb-init does, so a shell's
+ * job control sees the whole job stopped; PID 1 never stops. */
+static void forward(struct state *st, int sig)
+{
+    int to = rewritten(st, sig);
+    if (!to) {
+        say("debug", "dropping signal %d", sig);
+        return;
+    }
+    if (to == sig)
+        say("debug", "forwarding signal %d to %d", sig, st->child);
+    else
+        say("debug", "forwarding signal %d as %d to %d", sig, to, st->child);
+    if (to == SIGCONT && st->cfg->group)
+        hand_terminal(st);
+    if (kill(st->cfg->group ? -st->child : st->child, to) < 0 && errno != ESRCH)
+        say("warning", "cannot forward signal %d: %s", to, error_text(errno));
+    if (is_tty_stop(sig) && !st->is_init)
+        suspend_self("suspending myself after signal %d", sig);
+}
+
+/* The command stopped. With -g from a terminal, Ctrl-Z reaches only its
+ * group (which holds the terminal), not pause: stop too, so the shell sees
+ * the job stopped. Not when a SIGCONT is already waiting: that stop is one
+ * we forwarded ourselves, and it is over. */
+static void follow_stop(struct state *st)
+{
+    int sig = st->child_stopped;
+    sigset_t pending;
+    st->child_stopped = 0;
+    if (st->is_init || !st->cfg->group || !is_tty_stop(sig) || tcgetpgrp(0) < 0)
+        return;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGCONT))
+        return;
+    suspend_self("the command stopped on signal %d, so do I", sig);
+}
+
+/* -g: the command is gone; TERM what is left of its process group, so the
+ * helpers it started in the background do not outlive it (as dumb-init). */
+static void end_group(struct state *st)
+{
+    if (!st->cfg->group)
+        return;
+    say("debug", "terminating the rest of process group %d", st->child);
+    kill(-st->child, SIGTERM);
+}
+
+/* The command's status as an exit code: N, or 128+N for signal N; 0 for
+ * a code -e remaps. */
+static int exit_code(struct state *st, int status)
+{
+    int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (st->cfg->remap_exit[code & 255]) {
+        say("debug", "exit code %d remapped to 0", code);
+        return 0;
+    }
+    return code;
 }
 
 /* ---------------------------------------------------------------- the loops */
@@ -470,7 +614,7 @@ static int exit_code(int status)
 static int run_pause(struct state *st)
 {
     for (;;) {
-        int sig = wait_signal(&st->waited, NULL);
+        int sig = wait_signal(&st->waited, NULL, NULL);
         if (sig == SIGCHLD) {
             reap_all(st);
         } else if (sig == SIGTERM || sig == SIGINT) {
@@ -489,17 +633,24 @@ static int run_init(struct state *st)
         say("error", "cannot fork: %s", error_text(errno));
         return 1;
     }
+    leave_start_directory();
     for (;;) {
-        int sig = wait_signal(&st->waited, NULL);
+        siginfo_t info;
+        int sig = wait_signal(&st->waited, &info, NULL);
         if (sig < 0)
             continue;
-        if (sig != SIGCHLD) {
+        if (sig == SIGCHLD) {
+            reap_all(st);
+            if (st->child_done) {
+                end_group(st);
+                return exit_code(st, st->child_status);
+            }
+            if (st->child_stopped)
+                follow_stop(st);
+        } else if (is_fault(sig) && info.si_code > 0) {
+            say("warning", "not forwarding signal %d: a fault of my own", sig);
+        } else
             forward(st, sig);
-            continue;
-        }
-        reap_all(st);
-        if (st->child_done)
-            return exit_code(st->child_status);
     }
 }
 
@@ -508,16 +659,22 @@ int pause_run(const struct pause_config *cfg)
 {
     struct state st = { .cfg = cfg, .events_fd = -1 };
 
-    /* 1. let go of the start directory and of every inherited fd */
-    if (chdir("/") < 0)
-        say("warning", "cannot chdir to /: %s", error_text(errno));
+    /* 1. let go of every inherited fd, and in pause mode of the start
+     *    directory (init mode leaves it after the fork: the command keeps it) */
+    debug = debug_enabled();
+    st.reporting = debug || cfg->warn_reaped || cfg->events_fd >= 0;
+    st.kernel_reaps = !cfg->argv && !st.reporting;
+    if (!cfg->argv)
+        leave_start_directory();
     close_inherited_fds(cfg->ready_fd, cfg->events_fd);
     prctl(PR_SET_NAME, "pause", 0, 0, 0);
     /* 2. decide every signal's fate, then block the ones we wait for */
     if (setup_signals(&st) < 0)
         return 1;
-    /* 3. not the namespace's init: make orphans come to us anyway */
+    /* 3. not the namespace's init: make orphans come to us anyway; and
+     *    hear of our parent's death if asked to */
     become_subreaper(&st);
+    set_parent_death_signal(cfg->pdeathsig);
     /* 4. events fd ready, handlers in place: tell the launcher */
     st.events_fd = open_events(cfg->events_fd);
     signal_ready(cfg->ready_fd);
