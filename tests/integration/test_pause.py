@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from helpers import (IMPLS, PausedNamespace, first_line, in_sigwait, pause_argv, pids_in_namespace,
-                     sleep_until, stat_fields)
+from helpers import (IMPLS, PausedNamespace, child_pids, first_line, in_sigwait, ns_inode, pause_argv,
+                     pids_in_namespace, sleep_until, stat_fields)
 
 
 @pytest.fixture(params=IMPLS)
@@ -218,3 +218,37 @@ def test_grace_period_runs_out(impl):
         stubborn.wait(10)
     finally:
         ns.close()
+
+
+def test_without_status_wanted_the_kernel_reaps_and_pause_sleeps_on(impl):
+    """With no --events-fd (and no -w, no PAUSE_DEBUG) nobody wants an exit
+    status, so pause ignores SIGCHLD and the kernel frees each orphan's zombie
+    as it reaches PID 1: none is left, and pause is not even woken for them."""
+    r, w = os.pipe()
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+                             *pause_argv(impl, "--ready-fd", str(w))], pass_fds=(w,), stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        assert first_line(os.fdopen(r, "rb", buffering=0)) == b"ready\n"
+        pause = sleep_until(lambda: child_pids(proc.pid), 5)[0]
+        assert sleep_until(lambda: in_sigwait(pause), 10)
+        with open("/proc/%d/status" % pause) as f:
+            switches = [line for line in f if "ctxt_switches" in line]
+        code = ("import os,time\n"
+                "for c in range(50):\n"
+                "    if os.fork() == 0:\n"
+                "        time.sleep(0.05); os._exit(c)\n")
+        maker = subprocess.run(["nsenter", "--target", str(pause), "--pid", "--mount", "--",
+                                sys.executable, "-c", code], timeout=30)
+        assert maker.returncode == 0
+        inode = ns_inode(pause)
+        assert sleep_until(lambda: pids_in_namespace(inode) == [pause], 10), pids_in_namespace(inode)
+        with open("/proc/%d/status" % pause) as f:
+            assert [line for line in f if "ctxt_switches" in line] == switches
+        os.kill(pause, signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and b"shutting down on signal 15" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)

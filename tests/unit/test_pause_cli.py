@@ -1,7 +1,8 @@
 """The pause command line, for each implementation: -v, -h, bad usage (one
-line, exit 2, no traceback), `python -m pause --impl`, and a differential
-property: the C parser (csrc/pause_main.c) and the Python one (pause/args.py)
-answer every argv alike."""
+line, exit 2, no traceback), `python -m pause --impl`, the init-mode flags
+(-r, -e, -p, -s, -w), and a differential property: the C parser
+(csrc/pause_main.c) and the Python one (pause/args.py) answer every argv
+alike."""
 import os
 import re
 import signal
@@ -54,7 +55,8 @@ def test_help(impl, flag):
     code, out, err = run(pause_argv(impl, flag))
     assert code == 0 and err == ""
     assert out.startswith("usage: pause [options] [-- COMMAND [ARG...]]\n")
-    for opt in ("--ready-fd", "--events-fd", "--grace", "-g", "--version", "--help"):
+    for opt in ("--ready-fd", "--events-fd", "--grace", "-g", "-r, --rewrite", "-e, --remap-exit",
+                "-p, --pdeathsig", "-s, --subreaper", "-w, --warn-reaped", "--version", "--help"):
         assert opt in out
 
 
@@ -75,6 +77,32 @@ def test_help(impl, flag):
     (["--grace", "-1"], "not a number of seconds: '-1'"),
     (["-g"], "-g needs a command"),
     (["--grace", "1", "--", "true"], "--grace is for pause mode; in init mode the command decides"),
+    (["-r"], "missing a value for '-r'"),
+    (["--rewrite", "15", "--", "true"], "not a signal rewrite S:R: '15'"),
+    (["-r", "TERM:", "--", "true"], "not a signal rewrite S:R: 'TERM:'"),
+    (["-r", ":1", "--", "true"], "not a signal rewrite S:R: ':1'"),
+    (["-r", "0:1", "--", "true"], "not a signal rewrite S:R: '0:1'"),
+    (["-r", "65:1", "--", "true"], "not a signal rewrite S:R: '65:1'"),
+    (["-r", "15:33", "--", "true"], "not a signal rewrite S:R: '15:33'"),
+    (["-r", "term:int", "--", "true"], "not a signal rewrite S:R: 'term:int'"),
+    (["-r", "TERM:SIGBOGUS", "--", "true"], "not a signal rewrite S:R: 'TERM:SIGBOGUS'"),
+    (["-r", "15:2:3", "--", "true"], "not a signal rewrite S:R: '15:2:3'"),
+    (["-r", "KILL:TERM", "--", "true"], "KILL, STOP and CHLD cannot be rewritten: 'KILL:TERM'"),
+    (["-r", "19:0", "--", "true"], "KILL, STOP and CHLD cannot be rewritten: '19:0'"),
+    (["-r", "SIGCHLD:1", "--", "true"], "KILL, STOP and CHLD cannot be rewritten: 'SIGCHLD:1'"),
+    (["-r", "15:0"], "-r/--rewrite needs a command"),
+    (["-e"], "missing a value for '-e'"),
+    (["-e", "256", "--", "true"], "not an exit code (0-255): '256'"),
+    (["--remap-exit", "-1", "--", "true"], "not an exit code (0-255): '-1'"),
+    (["-e", "0143", "--", "true"], "not an exit code (0-255): '0143'"),
+    (["-e", "", "--", "true"], "not an exit code (0-255): ''"),
+    (["-e", "143"], "-e/--remap-exit needs a command"),
+    (["-p"], "missing a value for '-p'"),
+    (["--pdeathsig", "0"], "not a signal: '0'"),
+    (["-p", "65"], "not a signal: '65'"),
+    (["-p", "32"], "not a signal: '32'"),
+    (["-p", "SIG"], "not a signal: 'SIG'"),
+    (["-p", "kill"], "not a signal: 'kill'"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(impl, argv, message):
     code, out, err = run(pause_argv(impl, *argv))
@@ -125,11 +153,14 @@ def test_static_binary_needs_no_loader():
 
 WORDS = ["-v", "--version", "-h", "--help", "-g", "--ready-fd", "--events-fd", "--grace", "--",
          "true", "0", "1", "2", "3", "99", "1.5", "0.001", "1.", ".5", "-1", "abc", "", "--bogus",
-         "-", "--grace=1", "86400", "86400.001", "1e3", "٣"]
+         "-", "--grace=1", "86400", "86400.001", "1e3", "٣",
+         "-r", "--rewrite", "-e", "--remap-exit", "-p", "--pdeathsig", "-s", "--subreaper", "-w",
+         "--warn-reaped", "15:10", "TERM:0", "SIGHUP:USR1", "KILL:1", "CHLD:2", "1:33", "9:٣", "15:",
+         "TERM", "SIGKILL", "SIG", "143", "255", "256", "64", "65", "33", "STOP"]
 
 
-@settings(max_examples=60, deadline=None)
-@given(argv=st.lists(st.sampled_from(WORDS), max_size=5))
+@settings(max_examples=100, deadline=None)
+@given(argv=st.lists(st.sampled_from(WORDS), max_size=6))
 def test_c_and_python_parsers_agree(argv):
     """Property: for any argv the static binary and the Python reference give
     the same exit code, stdout and stderr. (An argv that parses to pause mode
@@ -138,3 +169,57 @@ def test_c_and_python_parsers_agree(argv):
     py = run(pause_argv("python", *argv))
     assert c == py
     assert "Traceback" not in py[2]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--", ""], ["-r", "15:0", "--", ""], ["-e", "127", "--", ""], ["-s", "--", ""],
+])
+def test_empty_command_agrees(argv):
+    """The divergence hypothesis found: `pause -- ''` is 127 and one line,
+    from the static binary and the Python reference alike."""
+    c = run(pause_argv("c", *argv))
+    assert c == run(pause_argv("python", *argv))
+    assert c[0] == (0 if "-e" in argv else 127)
+
+
+@pytest.mark.parametrize("spec, parsed", [
+    ("15:10", {15: 10}), ("TERM:USR1", {15: 10}), ("SIGTERM:SIGUSR1", {15: 10}), ("HUP:0", {1: 0}),
+    ("SEGV:TERM", {11: 15}), ("TSTP:STOP", {20: 19}), ("64:1", {64: 1}), ("TERM:KILL", {15: 9}),
+    ("001:002", {1: 2}),
+])
+def test_rewrite_specs_parse_to_numbers(spec, parsed):
+    """-r S:R takes numbers (1-3 digits) or names, with or without SIG."""
+    from pause.args import parse
+    assert parse(["-r", spec, "--", "true"]).rewrite == parsed
+
+
+@given(flags=st.lists(st.one_of(
+    st.tuples(st.just("-r"), st.tuples(st.sampled_from(["HUP", "INT", "USR1", "15", "SIGALRM", "40"]),
+                                       st.sampled_from(["0", "TERM", "2", "SIGKILL", "STOP", "64"]))
+              .map(":".join)),
+    st.tuples(st.just("-e"), st.integers(0, 255).map(str)),
+    st.tuples(st.sampled_from(["-p", "--pdeathsig"]), st.sampled_from(["TERM", "SIGINT", "9", "64"])),
+    st.tuples(st.sampled_from(["-s", "-w", "-g"]))), max_size=5))
+@settings(max_examples=100, deadline=None)
+def test_python_parser_collects_every_flag(flags):
+    """Property: every -r lands in the rewrite map (the last for a signal
+    wins), every -e in the remap set, the last -p is the parent-death signal."""
+    from pause.args import parse
+    argv = [w for f in flags for w in f] + ["--", "true"]
+    cfg = parse(argv)
+
+    def number(s):
+        s = s[3:] if s.startswith("SIG") else s
+        return int(s) if s.isdigit() else int(getattr(signal, "SIG" + s))
+    rewrites, remaps, pdeathsig = {}, set(), 0
+    for f in flags:
+        if f[0] == "-r":
+            a, b = f[1].split(":")
+            rewrites[number(a)] = number(b)
+        elif f[0] == "-e":
+            remaps.add(int(f[1]))
+        elif f[0] in ("-p", "--pdeathsig"):
+            pdeathsig = number(f[1])
+    assert (cfg.rewrite, cfg.remap_exit, cfg.pdeathsig) == (rewrites, remaps, pdeathsig)
+    assert cfg.subreaper == any(f == ("-s",) for f in flags)
+    assert cfg.warn_reaped == any(f == ("-w",) for f in flags)
