@@ -98,13 +98,13 @@ def make_dir(path):
         raise failure("create", path, e) from None
 
 
-def subdirs(path):
-    """The child cgroups' names of a cgroup directory; [] if it is gone."""
+def subdirs(path, missing=()):
+    """The child cgroups' names of a cgroup directory; `missing` if it is gone."""
     try:
         with os.scandir(path) as it:
             return sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return missing
 
 
 def walk_up(path):

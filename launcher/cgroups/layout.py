@@ -82,18 +82,18 @@ def add_container(host, pod_id, name, res, parent=names.DEFAULT_PARENT):
 
 def _make(host, used, rel, pod_res, containers, made):
     for h in used:
-        _mkdir(os.path.join(h.mount, rel), made)
+        _mkdir(f"{h.mount}/{rel}", made)
     if host.unified is not None and host.v2_controllers():
-        _enable_v2(host, os.path.join(host.unified.mount, rel), "the pod")
+        _enable_v2(host, f"{host.unified.mount}/{rel}", "the pod")
     pids_default = pod_res.get("pids_limit") == resources.DEFAULT_PIDS_LIMIT
     _apply(host, used, rel, limits.plan(pod_res, host.v2, pod_res.get("pids_limit"),
                                         container=False, pids_optional=pids_default))
     for h in used:
-        _mkdir(os.path.join(h.mount, rel, names.SANDBOX), made)
+        _mkdir(f"{h.mount}/{rel}/{names.SANDBOX}", made)
     for name, res in containers.items():
-        member = os.path.join(rel, names.member(name))
+        member = f"{rel}/{names.member(name)}"
         for h in used:
-            _mkdir(os.path.join(h.mount, member), made)
+            _mkdir(f"{h.mount}/{member}", made)
         _apply(host, used, member, limits.plan(res, host.v2))
 
 
@@ -124,7 +124,7 @@ def _undo(made):
 def _apply(host, used, rel, settings):
     def dir_of(controller):
         h = host.controller(controller)
-        return os.path.join(h.mount, rel) if h is not None and h in used else None
+        return f"{h.mount}/{rel}" if h is not None and h in used else None
     limits.apply(settings, dir_of)
 
 

@@ -2,15 +2,17 @@
 MilliCPUToShares, MilliCPUToQuota, CpuSharesToCpuWeight).
 
     Kubernetes           v1 file                               v2 file
-    limits.cpu           cpu.cfs_period_us = 100000,           cpu.max = "QUOTA 100000"
-                         cpu.cfs_quota_us = QUOTA
+    limits.cpu           cpu.cfs_quota_us = QUOTA              cpu.max = "QUOTA 100000"
+                         (cpu.cfs_period_us: 100000)
     requests.cpu         cpu.shares = SHARES                   cpu.weight = 1 + (SHARES-2)*9999/262142
     limits.memory        memory.limit_in_bytes,                memory.max,
                          memory.memsw.limit_in_bytes (same)    memory.swap.max = 0
     (container)          -                                     memory.oom.group = 1
     pod pids limit       pids.max                              pids.max
 
-QUOTA = millicores * 100000 / 1000 us (at least 1000 us); SHARES =
+QUOTA = millicores * 100000 / 1000 us (at least 1000 us), over the 100 ms
+period a new v1 cgroup has (the kernel's default, which the launcher never
+changes, so it is not written: one write less per cgroup); SHARES =
 millicores * 1024 / 1000, from 2 to 262144, and 2 when nothing is requested
 (BestEffort). Swap is off for a limited cgroup (memsw = the limit on v1,
 swap.max = 0 on v2: the kubelet's NoSwap), and on v2 an OOM kill takes the
@@ -18,7 +20,6 @@ whole container (memory.oom.group, as the kubelet sets since 1.28). Unset
 limits are not written: a new cgroup is unlimited. The files marked optional
 are skipped where the kernel lacks them (no swap accounting).
 """
-import os
 
 from launcher.cgroups import files
 from launcher.errors import LauncherError
@@ -74,7 +75,6 @@ def plan(res, v2, pids_limit=None, container=True, pids_optional=False):
     else:
         out.append(Setting("cpu", "cpu.shares", str(s), optional=not cpu_request))
         if cpu_limit:
-            out.append(Setting("cpu", "cpu.cfs_period_us", str(CFS_PERIOD_US)))
             out.append(Setting("cpu", "cpu.cfs_quota_us", str(quota(cpu_limit))))
     if memory:
         if v2("memory"):
@@ -103,7 +103,7 @@ def apply(settings, dir_of):
                 continue
             raise LauncherError(f"cgroups: cannot set {s.file}: no {s.controller} controller "
                                 "is mounted on this machine")
-        path = os.path.join(d, s.file)
+        path = f"{d}/{s.file}"
         try:
             files.write(path, s.value)
         except FileNotFoundError:

@@ -58,13 +58,18 @@ class Host:
         self.v1 = [h for h in self.hierarchies if h.version == 1]
         self.has_kill = None          # learnt at the first cgroup below the unified root
         self.ready = set()            # parents made (and learnt from) by this Host object
+        self._by_controller = {}
+        for h in reversed(self.v1):   # the first mount of a controller wins
+            for c in h.controllers:
+                self._by_controller[c] = h
+        if self.unified is not None:
+            for c in self.unified.controllers:
+                self._by_controller[c] = self.unified
 
     def controller(self, name):
         """The hierarchy driving controller `name`: v2 if usable there, else
         the v1 one, else None."""
-        if self.unified is not None and name in self.unified.controllers:
-            return self.unified
-        return next((h for h in self.v1 if name in h.controllers), None)
+        return self._by_controller.get(name)
 
     def v2(self, name):
         """True if controller `name` is driven through the unified hierarchy."""
@@ -107,8 +112,7 @@ def detect(unified=True, mountinfo="/proc/self/mountinfo"):
     """The Host of this process's mount namespace. unified=False ignores a
     cgroup2 mount, as on a machine with v1 only (the v1 code paths can then
     be exercised on a hybrid machine)."""
-    with open(mountinfo, "rb") as f:
-        text = f.read().decode("utf-8", "surrogateescape")
+    text = _read(mountinfo).decode("utf-8", "surrogateescape")
     hierarchies = parse_mountinfo(text, _v1_controller_names())
     out = []
     for h in hierarchies:
@@ -128,6 +132,8 @@ def parse_mountinfo(text, known=_V1_FALLBACK_CONTROLLERS):
     known = frozenset(known)
     found = {}
     for line in text.splitlines():
+        if " - cgroup" not in line:
+            continue
         left, sep, right = line.partition(" - ")
         if not sep:
             continue
@@ -169,11 +175,11 @@ def _unescape(field):
 def _v1_controller_names():
     """The kernel's controller names, from /proc/cgroups."""
     try:
-        with open("/proc/cgroups") as f:
-            names = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
-        return names or _V1_FALLBACK_CONTROLLERS
+        lines = _read("/proc/cgroups").decode().splitlines()
     except OSError:
         return _V1_FALLBACK_CONTROLLERS
+    names = [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+    return names or _V1_FALLBACK_CONTROLLERS
 
 
 def _v2_usable(mount):
@@ -193,7 +199,20 @@ def _v2_usable(mount):
 
 def _words(path):
     try:
-        with open(path) as f:
-            return f.read().split()
+        return _read(path).decode().split()
     except OSError:
         return []
+
+
+def _read(path):
+    """A whole (small, /proc or cgroupfs) file: raw os calls, no buffered reader."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)

@@ -3,16 +3,22 @@ its cgroups, and garbage-collect the pods that are not live.
 
 kill_all order, whatever the processes do (setsid, double fork, fork loops):
 
-1. unified hierarchy, kernel >= 5.14: write 1 to the pod's cgroup.kill (the
-   kernel SIGKILLs the whole subtree, forks in flight included), then poll
-   cgroup.events until `populated 0`;
-2. otherwise, or if a v1 hierarchy still lists a process: freeze (v1
-   freezer.state FROZEN, or v2 cgroup.freeze 1 on 5.2-5.13 kernels), poll
-   until frozen (bounded: a task in uninterruptible sleep may hold it in
-   FREEZING; we go on), SIGKILL every pid in cgroup.procs of every cgroup of
-   the subtree in every hierarchy, thaw, and repeat until no hierarchy lists
-   a process. Frozen tasks cannot fork or exit, so no pid read while frozen
-   can be reused before the SIGKILL lands.
+1. the pod has a unified cgroup: if its cgroup.events says `populated 0`,
+   nothing is left anywhere (placement joins the unified cgroup first, so a
+   process in any of the pod's v1 cgroups is in it too) and we are done;
+   else write 1 to cgroup.kill (kernel >= 5.14: the kernel SIGKILLs the
+   whole subtree, forks in flight included) and poll cgroup.events until
+   `populated 0`;
+2. no unified cgroup (a v1-only machine), no cgroup.kill (before 5.14),
+   how='freeze', or processes left when step 1 timed out: rounds of freeze
+   (v1 freezer.state FROZEN, else v2 cgroup.freeze 1), a bounded poll until
+   frozen (a task in uninterruptible sleep may hold it in FREEZING; we go
+   on), SIGKILL to every pid in cgroup.procs of every cgroup of the subtree
+   in every hierarchy, thaw, until no hierarchy lists a process. Frozen
+   tasks cannot fork or exit, so no pid read while frozen can be reused
+   before the SIGKILL lands; without any freezer, the rounds still converge
+   (each kills what the last one missed) but a pid may in theory be reused
+   between reading and killing it.
 
 Every wait is bounded (timeout); processes left then are one LauncherError.
 Zombies do not count: a dead, unreaped process has left its cgroups (its
@@ -184,26 +190,19 @@ def _remove(host, rel, timeout):
     deadline = _now() + timeout
     failed = []
     for h in host.all():
-        _remove_tree(os.path.join(h.mount, rel), deadline, failed)
+        _remove_tree(f"{h.mount}/{rel}", deadline, failed)
     if failed:
         raise LauncherError("cgroups: cannot remove " + "; ".join(failed))
 
 
 def _remove_tree(path, deadline, failed):
-    """rmdir of path and its child cgroups, deepest first (children listed
-    only when path turns out to have some: one rmdir in a hierarchy the pod
-    does not use)."""
-    try:
-        os.rmdir(path)
+    """rmdir of path's child cgroups, deepest first, then of path itself
+    (one scandir, which fails at once where the pod has no cgroup)."""
+    children = files.subdirs(path, missing=None)
+    if children is None:
         return
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        if e.errno != 16:                            # EBUSY: children, or processes
-            failed.append(f"{path} ({e.strerror})")
-            return
-    for name in files.subdirs(path):
-        _remove_tree(os.path.join(path, name), deadline, failed)
+    for name in children:
+        _remove_tree(f"{path}/{name}", deadline, failed)
     why = _rmdir(path, deadline)
     if why:
         failed.append(f"{path} ({why})")

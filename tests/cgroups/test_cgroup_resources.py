@@ -138,7 +138,7 @@ def _plan(res, v2, **kw):
 def test_v1_files():
     """A v1 container: shares, period + quota, memory and memsw limits."""
     assert _plan(ctr(500, 250, 64 * Mi, 64 * Mi), False) == [
-        ("cpu.shares", "256"), ("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "50000"),
+        ("cpu.shares", "256"), ("cpu.cfs_quota_us", "50000"),
         ("memory.limit_in_bytes", str(64 * Mi)), ("memory.memsw.limit_in_bytes", str(64 * Mi))]
     assert _plan(ctr(), False, pids_limit=200, container=False) == [
         ("cpu.shares", "2"), ("pids.max", "200")]
