@@ -209,6 +209,8 @@ class Reader:
                 _apply_pax(e, pax, off)
             if e.type == AREG and e.name.endswith("/"):
                 e.type = DIR
+            if e.type == DIR:
+                e.name = e.name.rstrip("/")   # as tarfile does
             if e.size < 0:
                 raise TarError(f"header at byte {off}: negative size")
             e.offset_data = data_off
