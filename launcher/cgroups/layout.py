@@ -17,9 +17,11 @@ from launcher.errors import LauncherError
 
 
 def learn(host, parent=names.DEFAULT_PARENT):
-    """Makes the parent in every used hierarchy (once per Host object) and
-    learns whether cgroup.kill exists (a cgroup below the unified root shows
-    it on kernels >= 5.14). Returns the hierarchies a pod uses."""
+    """Makes the parent in every used hierarchy (once per Host object),
+    gives it the machine's CPUs as its cpu weight (the kubelet's kubepods
+    shares: all pods together weigh as much as the CPUs, not as one task),
+    and learns whether cgroup.kill exists (a cgroup below the unified root
+    shows it on kernels >= 5.14). Returns the hierarchies a pod uses."""
     done = host.ready
     if parent in done:
         return host.used()
@@ -34,6 +36,7 @@ def learn(host, parent=names.DEFAULT_PARENT):
     for h in host.used():
         if h.version == 1:
             files.make_dir(os.path.join(h.mount, parent))
+    _apply(host, host.used(), parent, limits.parent_plan(host.v2, len(os.sched_getaffinity(0))))
     done.add(parent)
     return host.used()
 
@@ -159,7 +162,7 @@ def pod_ids(host, parent=names.DEFAULT_PARENT):
 
 
 def containers(host, pod_id, parent=names.DEFAULT_PARENT):
-    """The container names that have a cgroup in the pod, in any used hierarchy."""
+    """The container names that have a cgroup in the pod, in any hierarchy."""
     rel = names.pod(parent, pod_id)
     out = set()
     for h in host.all():
@@ -188,7 +191,7 @@ def remove_parent(host, parent=names.DEFAULT_PARENT):
         path = os.path.join(h.mount, parent)
         try:
             os.rmdir(path)
-        except (FileNotFoundError, OSError) as e:
+        except OSError as e:
             if e.errno not in (2, 16):          # ENOENT, EBUSY (a pod is still there)
                 raise files.failure("remove", path, e) from None
     host.ready.discard(parent)

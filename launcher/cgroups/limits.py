@@ -9,6 +9,7 @@ MilliCPUToShares, MilliCPUToQuota, CpuSharesToCpuWeight).
                          memory.memsw.limit_in_bytes (same)    memory.swap.max = 0
     (container)          -                                     memory.oom.group = 1
     pod pids limit       pids.max                              pids.max
+    (the parent)         cpu.shares = CPUs * 1024              cpu.weight from those shares
 
 QUOTA = millicores * 100000 / 1000 us (at least 1000 us), over the 100 ms
 period a new v1 cgroup has (the kernel's default, which the launcher never
@@ -88,6 +89,15 @@ def plan(res, v2, pids_limit=None, container=True, pids_optional=False):
     if pids_limit is not None:
         out.append(Setting("pids", "pids.max", str(pids_limit), optional=pids_optional))
     return out
+
+
+def parent_plan(v2, ncpu):
+    """The parent's Settings: cpu shares for all the CPUs (ncpu * 1024, as
+    the kubelet gives kubepods its allocatable CPUs), optional."""
+    s = shares(ncpu * 1000)
+    if v2("cpu"):
+        return [Setting("cpu", "cpu.weight", str(weight(s)), optional=True)]
+    return [Setting("cpu", "cpu.shares", str(s), optional=True)]
 
 
 def apply(settings, dir_of):

@@ -198,15 +198,15 @@ def _cli_decimal(number, shift):
 
 def parse_cli_cpus(text, flag="--cpus"):
     """Millicores in podman's --cpus form: a decimal number of CPUs from 0.01
-    to the number of CPUs of this machine ('0.5' is 500m), rounded up."""
-    ncpu = os.cpu_count() or 1
+    to the number of CPUs this process may run on ('0.5' is 500m), rounded up."""
+    ncpu = len(os.sched_getaffinity(0)) or 1
     t = text.strip() if isinstance(text, str) else ""
     whole, dot, frac = t.partition(".")
     if (not whole and not frac) or whole.strip(_DIGITS) or frac.strip(_DIGITS) or len(t) > 64:
         raise LauncherError(f"{flag}: {_show(str(text))} is not a number of CPUs (e.g. 0.5 or 2)")
     millis = -(-int((whole or "0") + frac) * 1000 // 10**len(frac))
     if not 10 <= millis <= ncpu * 1000:
-        raise LauncherError(f"{flag}: {_show(text)} is out of range: 0.01 to {ncpu} (the CPUs of this machine)")
+        raise LauncherError(f"{flag}: {_show(text)} is out of range: 0.01 to {ncpu} (the CPUs available here)")
     return millis
 
 

@@ -162,7 +162,7 @@ def _populated(top):
 
 
 def _until(pred, deadline):
-    """Polls pred() (1 ms, doubling to 20 ms) until true or the deadline;
+    """Polls pred() (every 0.5 ms, doubling up to 20 ms) until true or the deadline;
     returns whether it became true."""
     pause = 0.0005
     while True:

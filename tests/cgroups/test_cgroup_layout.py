@@ -206,3 +206,15 @@ def test_a_new_launcher_process_finds_the_same_pod(host, new_pod, spawn):
     out = subprocess.run([sys.executable, "-c", code, pod.id, pod.parent], capture_output=True,
                          text=True, timeout=30)
     assert out.stdout.strip() == "['web'] 1", out.stderr
+
+
+def test_the_parent_weighs_as_much_as_the_cpus(host, parent, new_pod):
+    """All pods together get the CPUs' weight (kubepods' shares), not one task's."""
+    from launcher.cgroups import limits
+    new_pod()
+    ncpu = len(os.sched_getaffinity(0))
+    top = os.path.join(host.controller("cpu").mount, parent)
+    if host.v2("cpu"):
+        assert read(os.path.join(top, "cpu.weight")) == str(limits.weight(ncpu * 1024))
+    else:
+        assert read(os.path.join(top, "cpu.shares")) == str(ncpu * 1024)
