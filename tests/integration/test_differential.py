@@ -50,12 +50,19 @@ SENT = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIG
         signal.SIGTERM, signal.SIGWINCH, signal.SIGURG, 40)
 
 # Reports each signal it gets ("got N"), says "up" once its handlers are in,
-# then reads one number on stdin: N >= 0 exits N, -N dies of signal N.
+# then reads one number on stdin: N >= 0 exits N, -N dies of signal N. It
+# sleeps in select() on stdin and a wakeup fd, never in a bare read: a signal
+# landing just before a blocking read would wait there for the next one.
 CATCHER = """
-import os, signal, sys
+import os, select, signal, sys
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w)
 for s in %r:
     signal.signal(s, lambda sig, _: os.write(1, b"got %%d\\n" %% sig))
 os.write(1, b"up\\n")
+while 0 not in select.select([0, r], [], [])[0]:
+    os.read(r, 4096)
 n = int(sys.stdin.buffer.readline())
 if n < 0:
     if -n != signal.SIGKILL:

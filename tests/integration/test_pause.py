@@ -229,7 +229,8 @@ def test_without_status_wanted_the_kernel_reaps_and_pause_sleeps_on(impl):
                              *pause_argv(impl, "--ready-fd", str(w))], pass_fds=(w,), stderr=subprocess.PIPE)
     os.close(w)
     try:
-        assert first_line(os.fdopen(r, "rb", buffering=0)) == b"ready\n"
+        with os.fdopen(r, "rb", buffering=0) as ready:
+            assert first_line(ready) == b"ready\n"
         pause = sleep_until(lambda: child_pids(proc.pid), 5)[0]
         assert sleep_until(lambda: in_sigwait(pause), 10)
         with open("/proc/%d/status" % pause) as f:

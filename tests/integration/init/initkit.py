@@ -25,9 +25,14 @@ UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
 # A child that reports, on stdout, each signal it receives ("got N"). It
 # announces itself ("up PID") once its handlers are installed, and exits
-# with the code it reads on stdin (0 at end of file).
+# with the code it reads on stdin (0 at end of file). It sleeps in select()
+# on stdin and a wakeup fd, never in a bare read: a signal landing just
+# before a blocking read would have its handler wait for the next signal.
 CATCHER = """
-import os, signal, sys
+import os, select, signal, sys
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w)
 def got(sig, _):
     os.write(1, b"got %d\\n" % sig)
 for s in range(1, signal.SIGRTMAX + 1):
@@ -37,6 +42,13 @@ for s in range(1, signal.SIGRTMAX + 1):
         except (OSError, ValueError):
             pass
 os.write(1, b"up %d\\n" % os.getpid())
+while True:
+    try:
+        if 0 in select.select([0, r], [], [])[0]:
+            break
+        os.read(r, 4096)
+    except InterruptedError:
+        pass
 line = sys.stdin.buffer.readline()
 os._exit(int(line or 0))
 """

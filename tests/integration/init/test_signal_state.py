@@ -75,7 +75,8 @@ def test_reaps_and_stops_whatever_it_inherited(impl):
                             stderr=subprocess.PIPE, preexec_fn=ignore_and_block_everything)
     os.close(w)
     try:
-        assert first_line(os.fdopen(r, "rb", buffering=0)) == b"ready\n"
+        with os.fdopen(r, "rb", buffering=0) as ready:
+            assert first_line(ready) == b"ready\n"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:
