@@ -44,7 +44,39 @@ class Pulled:
 
 def archive_members(path, wanted):
     """{name: parsed JSON} of the members `wanted` (e.g. manifest.json) of
-    the tar at path, read by header scan (bounded sizes)."""
+    the tar at path, by a header scan (tarscan; tarfile only for a
+    compressed archive), sizes bounded."""
+    from launcher.images.tarscan import Reader, TarError
+    found = {}
+    try:
+        fd = os.open(path, fs.O_READ)
+    except OSError as e:
+        raise LauncherError(f"{path!r}: {e.strerror}") from None
+    try:
+        try:
+            for e in Reader(fd, os.fstat(fd).st_size):
+                name = e.name[2:] if e.name.startswith("./") else e.name
+                if name in wanted and e.isreg() and name not in found:
+                    if e.size > ARCHIVE_JSON_LIMIT:
+                        raise LauncherError(f"{path!r}: {name} is too big")
+                    found[name] = _json_member(path, name, os.pread(fd, e.size, e.offset_data))
+                    if len(found) == len(wanted):
+                        break
+        except TarError:
+            return _compressed_members(path, wanted)
+    finally:
+        os.close(fd)
+    return found
+
+
+def _json_member(path, name, data):
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise LauncherError(f"{path!r}: {name} is not valid JSON") from None
+
+
+def _compressed_members(path, wanted):
     import tarfile
     found = {}
     try:
@@ -54,10 +86,7 @@ def archive_members(path, wanted):
                 if name in wanted and ti.isreg() and name not in found:
                     if ti.size > ARCHIVE_JSON_LIMIT:
                         raise LauncherError(f"{path!r}: {name} is too big")
-                    try:
-                        found[name] = json.loads(tf.extractfile(ti).read())
-                    except ValueError:
-                        raise LauncherError(f"{path!r}: {name} is not valid JSON") from None
+                    found[name] = _json_member(path, name, tf.extractfile(ti).read())
                     if len(found) == len(wanted):
                         break
     except OSError as e:
@@ -200,12 +229,19 @@ def _commit(store, cfd, wfd, copied, names, extra_digests):
 def pull_source(store, source, platform=None, timeout=skopeo.DEFAULT_TIMEOUT, names=None,
                 check_platform=True):
     """Pulls a parsed Source into an open Store; returns Pulled."""
-    names = source_names(source) if names is None else names
     wanted = platform or plat.host()
     store.clean_tmp()
     work, wfd = store.new_work()
     try:
-        skopeo.copy(source, os.path.join(store.path, "tmp", work, "copy"), wanted, timeout)
+        running = skopeo.start(source, os.path.join(store.path, "tmp", work, "copy"), wanted,
+                               timeout)
+        try:   # meanwhile: the names, and the modules the unpack needs
+            names = source_names(source) if names is None else names
+            from launcher.images import tarscan, unpack  # noqa: F401
+        except BaseException:
+            running.kill()
+            raise
+        running.wait()
         cfd = fs.open_dir("copy", wfd)
         try:
             copied = layout.read(cfd, source.text)

@@ -26,7 +26,35 @@ _MSG = re.compile(r'level=(?:fatal|error) msg="((?:[^"\\]|\\.)*)"')
 def copy(source, dest, platform=None, timeout=DEFAULT_TIMEOUT):
     """Copies `source` (a reference.Source) into the new directory `dest`
     (dir: layout). LauncherError on any failure, one line."""
-    os_, arch, variant = plat.parse(platform or plat.host())
+    start(source, dest, platform, timeout).wait()
+
+
+class Copy:
+    """A running `skopeo copy`; wait() returns when it is done or raises
+    LauncherError (one line). The caller may work meanwhile."""
+
+    def __init__(self, source, platform, timeout, proc):
+        self.source, self.platform, self.timeout, self.proc = source, platform, timeout, proc
+
+    def wait(self):
+        try:
+            _, err = self.proc.communicate(timeout=self.timeout + 10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise LauncherError(f"pulling {self.source.text!r} timed out after "
+                                f"{int(self.timeout)} s") from None
+        if self.proc.returncode != 0:
+            raise LauncherError(explain(err, self.source, self.platform, self.timeout))
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.communicate()
+
+
+def start(source, dest, platform=None, timeout=DEFAULT_TIMEOUT):
+    """Starts the copy of copy(); returns a Copy to wait() for."""
+    platform = platform or plat.host()
+    os_, arch, variant = plat.parse(platform)
     argv = ["skopeo", "--command-timeout", f"{int(timeout)}s", "--override-os", os_,
             "--override-arch", arch]
     if variant:
@@ -34,14 +62,11 @@ def copy(source, dest, platform=None, timeout=DEFAULT_TIMEOUT):
     argv += ["copy", "--quiet", "--dest-decompress", "--remove-signatures",
              source.skopeo_arg(), f"dir:{dest}"]
     try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           errors="replace", timeout=timeout + 10)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, errors="replace")
     except FileNotFoundError:
         raise LauncherError("skopeo is not installed (apt-get install skopeo)") from None
-    except subprocess.TimeoutExpired:
-        raise LauncherError(f"pulling {source.text!r} timed out after {int(timeout)} s") from None
-    if r.returncode != 0:
-        raise LauncherError(explain(r.stderr, source, platform or plat.host(), timeout))
+    return Copy(source, platform, timeout, proc)
 
 
 def _unescape(s):

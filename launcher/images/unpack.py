@@ -48,6 +48,7 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 _DROPPED_XATTRS = ("trusted.overlay.", "user.overlay.")
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 30
+MAX_DEPTH = 256      # the open parents are cached: one fd per level
 _NOT_THE_LAYERS_FAULT = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM,
                          errno.EMFILE, errno.ENFILE)
 
@@ -80,6 +81,8 @@ def split_name(raw):
     parts = tuple(c for c in raw.split("/") if c not in ("", "."))
     if ".." in parts:
         raise LayerError(raw, "path climbs out with '..'")
+    if len(parts) > MAX_DEPTH:
+        raise LayerError(raw, f"deeper than {MAX_DEPTH} directories")
     return parts
 
 

@@ -188,3 +188,10 @@ def test_rejected_layer_leaves_nothing_in_the_store(tmp_path, root, outside):
     assert not os.path.exists(os.path.join(root, "tags.json")) or \
         open(os.path.join(root, "tags.json")).read().count("sha256") == 0
     assert untouched(outside)
+
+
+def test_absurd_depth_is_rejected(tmp_path):
+    """A path 300 directories deep (one fd per level while unpacking) is
+    refused in one line rather than running out of file descriptors."""
+    deep = "/".join(["d"] * 300) + "/f"
+    rejected(tmp_path, Tar().file(deep, b"x").bytes(), deep, "deeper than")
