@@ -54,7 +54,8 @@ def _layer_of(layout):
     """(path of the single/first layer blob, its size) of an OCI layout we built."""
     import json
     idx = json.load(open(os.path.join(layout, "index.json")))
-    man = json.load(open(os.path.join(layout, "blobs", "sha256", idx["manifests"][0]["digest"][7:])))
+    digest = idx["manifests"][0]["digest"][7:]
+    man = json.load(open(os.path.join(layout, "blobs", "sha256", digest)))
     desc = man["layers"][0]
     return os.path.join(layout, "blobs", "sha256", desc["digest"][7:]), desc["size"]
 
@@ -181,7 +182,8 @@ def ensure_rows(busybox, reps, progress):
             first.append(_timed(lambda: ensure.ensure(ref, "IfNotPresent", root)))
         root = os.path.join(base, "first0")
         before = _layer_state(root)
-        second = [_timed(lambda: ensure.ensure(ref, "IfNotPresent", root)) for _ in range(reps * 10)]
+        second = [_timed(lambda: ensure.ensure(ref, "IfNotPresent", root))
+                  for _ in range(reps * 10)]
         code = (f"from launcher.images.ensure import ensure; "
                 f"ensure({ref!r}, 'IfNotPresent', {root!r})")
         fresh = [_timed(lambda: _run([venv_python(), "-c", code])) for _ in range(reps)]
@@ -227,7 +229,8 @@ def run(reps, progress, big=True):
     except Skip as e:
         out["skipped"] = str(e)
         return out
-    targets = {f"unpack {k} within {TARGET_RATIO}x of tar -x": v["ours"]["vs tar -x"] <= TARGET_RATIO
+    targets = {f"unpack {k} within {TARGET_RATIO}x of tar -x":
+               v["ours"]["vs tar -x"] <= TARGET_RATIO
                for k, v in out["unpack"].items() if "ours" in v}
     targets[f"pull within {TARGET_RATIO}x of skopeo copy"] = \
         out["pull"]["pull"]["vs skopeo copy oci:"] <= TARGET_RATIO

@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import re
-import secrets
 
 from launcher import proc
 from launcher.errors import LauncherError
@@ -282,7 +281,7 @@ class Store:
     def new_work(self):
         """(name, fd) of a fresh tmp/ dir owned by this process."""
         start = proc.starttime(os.getpid())
-        name = f"{os.getpid()}-{start}-{secrets.token_hex(6)}"
+        name = f"{os.getpid()}-{start}-{os.urandom(6).hex()}"
         return name, fs.make_dir(name, self.dirs["tmp"])
 
     def drop_work(self, name):

@@ -138,7 +138,7 @@ class _Unpacker:
             except OSError as e:
                 if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
-                if parts[:i + 1] in self.whiteouts:
+                if create and parts[:i + 1] in self.whiteouts:
                     # a/b after .wh.a of the same layer: a new directory,
                     # opaque since it hides the lower a
                     fd = self._over_whiteout(cur, comp, parts[:i + 1])

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from helpers import sleep_until
 from image_helpers import layout_with, tree_counts
 from launcher.images import ensure, pull
@@ -64,6 +66,7 @@ def test_two_pulls_unpack_each_layer_once(root, layered_layout):
     assert len(counts["layers"]) == 3 and counts["tmp"] == [] and len(counts["images"]) == 1
 
 
+@pytest.mark.slow
 def test_killed_pull_leaves_nothing_trusted(tmp_path, root):
     """A pull SIGKILLed in the middle of unpacking a layer leaves only its
     tmp dir: no layer, record or tag. The next pull unpacks the layer again,

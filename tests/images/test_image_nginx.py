@@ -5,6 +5,8 @@ import os
 import stat
 import subprocess
 
+import pytest
+
 from launcher.images import ensure, pull
 
 SCRIPT = r"""
@@ -19,6 +21,7 @@ chroot "$MNT" /usr/sbin/nginx -t 2>&1 | tail -1
 """
 
 
+@pytest.mark.slow
 def test_nginx_image(tmp_path, root, nginx_layout):
     """A Debian root filesystem (device nodes, setuid binaries, thousands
     of files) unpacks; `nginx -v` and `nginx -t` work in it."""
