@@ -17,9 +17,11 @@ import os
 # The controllers the launcher drives; the others (cpuset, devices, blkio,
 # hugetlb, ...) are left as the launcher's own process has them.
 DRIVEN = ("cpu", "memory", "pids")
-_V1_FALLBACK_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-                            "net_cls", "net_prio", "blkio", "perf_event", "hugetlb",
-                            "pids", "rdma", "misc")
+# The super options a v1 cgroup mount can carry that are not controllers
+# (Documentation/admin-guide/cgroup-v1/cgroups.rst and the kernel's
+# cgroup1_parse_param); every other option names a controller.
+_NOT_CONTROLLERS = frozenset(("rw", "ro", "all", "none", "noprefix", "clone_children",
+                              "cpuset_v2_mode", "xattr", "favordynmods"))
 
 
 class Hierarchy:
@@ -113,7 +115,7 @@ def detect(unified=True, mountinfo="/proc/self/mountinfo"):
     cgroup2 mount, as on a machine with v1 only (the v1 code paths can then
     be exercised on a hybrid machine)."""
     text = _read(mountinfo).decode("utf-8", "surrogateescape")
-    hierarchies = parse_mountinfo(text, _v1_controller_names())
+    hierarchies = parse_mountinfo(text)
     out = []
     for h in hierarchies:
         if h.version == 2:
@@ -124,12 +126,11 @@ def detect(unified=True, mountinfo="/proc/self/mountinfo"):
     return Host(out)
 
 
-def parse_mountinfo(text, known=_V1_FALLBACK_CONTROLLERS):
+def parse_mountinfo(text):
     """The cgroup hierarchies in mountinfo text, one per hierarchy (a
     hierarchy mounted twice keeps its mount of the hierarchy's root, else its
     first). A v2 entry's controllers are left empty (they are read from its
-    cgroup.controllers). `known` is the kernel's controller names."""
-    known = frozenset(known)
+    cgroup.controllers)."""
     found = {}
     for line in text.splitlines():
         if " - cgroup" not in line:
@@ -145,7 +146,7 @@ def parse_mountinfo(text, known=_V1_FALLBACK_CONTROLLERS):
             ident, h = "unified", Hierarchy(mount, 2, (), is_root=root == "/")
         else:
             opts = tail[2].split(",")
-            controllers = [o for o in opts if o in known]
+            controllers = [o for o in opts if o not in _NOT_CONTROLLERS and "=" not in o]
             name = next((o[5:] for o in opts if o.startswith("name=")), None)
             if not controllers and not name:
                 continue
@@ -170,16 +171,6 @@ def _unescape(field):
             out.append(field[i])
             i += 1
     return "".join(out)
-
-
-def _v1_controller_names():
-    """The kernel's controller names, from /proc/cgroups."""
-    try:
-        lines = _read("/proc/cgroups").decode().splitlines()
-    except OSError:
-        return _V1_FALLBACK_CONTROLLERS
-    names = [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
-    return names or _V1_FALLBACK_CONTROLLERS
 
 
 def _v2_usable(mount):

@@ -189,20 +189,47 @@ def remove_container(host, pod_id, name, parent=names.DEFAULT_PARENT, timeout=1.
 def _remove(host, rel, timeout):
     deadline = _now() + timeout
     failed = []
+    children = None         # the pod's child cgroups, as the first hierarchy listed them
     for h in host.all():
-        _remove_tree(f"{h.mount}/{rel}", deadline, failed)
+        top = f"{h.mount}/{rel}"
+        if children is not None and _remove_known(top, children, deadline, failed):
+            continue
+        found = files.subdirs(top, missing=None)
+        if found is None:
+            continue                                 # the pod has no cgroup in this hierarchy
+        children = children or found
+        _remove_tree(top, found, deadline, failed)
     if failed:
-        raise LauncherError("cgroups: cannot remove " + "; ".join(failed))
+        raise LauncherError("cgroups: cannot remove " + "; ".join(dict.fromkeys(failed)))
 
 
-def _remove_tree(path, deadline, failed):
-    """rmdir of path's child cgroups, deepest first, then of path itself
-    (one scandir, which fails at once where the pod has no cgroup)."""
-    children = files.subdirs(path, missing=None)
-    if children is None:
-        return
+def _remove_known(top, children, deadline, failed):
+    """The fast path, with the children another hierarchy listed: rmdir
+    each (a child with cgroups of its own, EBUSY, is removed tree-wise),
+    then top. False if top still has children we did not know of (the
+    caller then lists them), True when done or top does not exist."""
     for name in children:
-        _remove_tree(f"{path}/{name}", deadline, failed)
+        path = f"{top}/{name}"
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            _remove_tree(path, files.subdirs(path), deadline, failed)
+    try:
+        os.rmdir(top)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _remove_tree(path, children, deadline, failed):
+    """rmdir of path's child cgroups (listed), deepest first, then of path."""
+    for name in children:
+        sub = f"{path}/{name}"
+        _remove_tree(sub, files.subdirs(sub), deadline, failed)
     why = _rmdir(path, deadline)
     if why:
         failed.append(f"{path} ({why})")

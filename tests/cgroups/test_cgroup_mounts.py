@@ -4,9 +4,6 @@ which version drives each controller."""
 from launcher.cgroups import mounts
 from launcher.cgroups.mounts import Hierarchy, Host
 
-KNOWN = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
-         "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc")
-
 HYBRID = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -19,7 +16,7 @@ HYBRID = """\
 """
 
 SYSTEMD_V1 = """\
-25 24 0:22 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:6 - cgroup cgroup rw,xattr,name=systemd
+25 24 0:22 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:6 - cgroup cgroup rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd
 28 24 0:25 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
 29 24 0:26 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid,nodev,noexec,relatime shared:10 - cgroup cgroup rw,net_cls,net_prio
 30 24 0:27 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,memory
@@ -37,7 +34,7 @@ def _keys(hs):
 def test_a_hybrid_machine_like_this_one():
     """v1 controllers each on their own mount, a named systemd tree, and a
     unified mount (its controllers are read from the files later)."""
-    hs = mounts.parse_mountinfo(HYBRID, KNOWN)
+    hs = mounts.parse_mountinfo(HYBRID)
     assert _keys(hs) == [
         ("cpu", "/sys/fs/cgroup/cpu", 1), ("cpuacct", "/sys/fs/cgroup/cpuacct", 1),
         ("freezer", "/sys/fs/cgroup/freezer", 1), ("memory", "/sys/fs/cgroup/memory", 1),
@@ -50,18 +47,18 @@ def test_comounted_and_named_hierarchies_and_duplicates():
     (xattr, clone_children) are ignored; a second mount of the memory
     hierarchy (not its root, path with an escaped space) does not replace
     the root mount."""
-    hs = mounts.parse_mountinfo(SYSTEMD_V1, KNOWN)
+    hs = mounts.parse_mountinfo(SYSTEMD_V1)
     assert _keys(hs) == [
         ("cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct", 1), ("cpuset", "/sys/fs/cgroup/cpuset", 1),
         ("memory", "/sys/fs/cgroup/memory", 1), ("name=systemd", "/sys/fs/cgroup/systemd", 1),
         ("net_cls,net_prio", "/sys/fs/cgroup/net_cls,net_prio", 1)]
-    only_copy = mounts.parse_mountinfo(SYSTEMD_V1.splitlines()[4] + "\n", KNOWN)
+    only_copy = mounts.parse_mountinfo(SYSTEMD_V1.splitlines()[4] + "\n")
     assert only_copy[0].mount == "/mnt/memory copy" and not only_copy[0].is_root
 
 
 def test_a_pure_v2_machine():
     """One cgroup2 mount and nothing else."""
-    assert _keys(mounts.parse_mountinfo(PURE_V2, KNOWN)) == [("unified", "/sys/fs/cgroup", 2)]
+    assert _keys(mounts.parse_mountinfo(PURE_V2)) == [("unified", "/sys/fs/cgroup", 2)]
 
 
 def _host(v2_controllers, v1):
@@ -91,6 +88,15 @@ def test_used_hierarchies_by_machine_kind():
     v2 = _host(["cpu", "memory", "pids", "io"], [])
     v2.has_kill = True
     assert [x.mount for x in v2.used()] == ["/u"]
+
+
+def test_detect_agrees_with_proc_cgroups():
+    """The controllers found in mount options are the kernel's (/proc/cgroups
+    names each with the hierarchy id it is bound to, 0 for none or v2)."""
+    with open("/proc/cgroups") as f:
+        bound = {line.split()[0] for line in f if not line.startswith("#") and line.split()[1] != "0"}
+    found = set().union(*(h.controllers for h in mounts.detect(unified=False).v1))
+    assert found == bound
 
 
 def test_detect_on_this_machine_reads_the_unified_controllers():
