@@ -341,17 +341,14 @@ def spawn(st):
     pid = os.fork()
     if pid != 0:
         if st.cfg.group:
-            try:
-                os.setpgid(pid, pid)  # also done in the child: no race either way
-            except OSError:
-                pass
+            quietly(os.setpgid, pid, pid)  # also done in the child: no race either way
         return pid
     try:
         if st.cfg.group:
             foreground = foreground_group() == os.getpgrp()  # a background job keeps out
-            os.setpgid(0, 0)
+            quietly(os.setpgid, 0, 0)
             if foreground:
-                os.tcsetpgrp(0, os.getpgrp())  # TTOU is still blocked here
+                quietly(os.tcsetpgrp, 0, os.getpgrp())  # TTOU is still blocked here
         for sig in range(1, signal.NSIG):
             if not is_untouchable(sig):
                 signal.signal(sig, signal.SIG_DFL)
@@ -387,11 +384,19 @@ def foreground_group():
         return None
 
 
+def quietly(call, *args):
+    """call(*args), its failure ignored, as the C core ignores it."""
+    try:
+        call(*args)
+    except OSError:
+        pass
+
+
 def hand_terminal(st):
     """-g from a terminal: the command's group holds the terminal's foreground;
     when the shell gives the foreground back to our job (fg), pass it on."""
     if foreground_group() == os.getpgrp():
-        os.tcsetpgrp(0, st.child)  # TTOU is blocked: no stop for us
+        quietly(os.tcsetpgrp, 0, st.child)  # TTOU is blocked: no stop for us
 
 
 def forward(st, sig):
