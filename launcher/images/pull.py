@@ -200,7 +200,7 @@ def _check_platform(copied, wanted, what):
 def _commit(store, cfd, wfd, copied, names, extra_digests):
     image_id = copied.config_hex
     with store.locked():
-        fs.write_new(wfd, "manifest", copied.manifest_bytes)
+        store.write_unsynced(wfd, "manifest", copied.manifest_bytes)
         store.add_blob(wfd, "manifest", copied.digest[7:])
         store.add_blob(cfd, image_id, image_id)
         rec = store.record(image_id) or {"id": image_id}

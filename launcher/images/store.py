@@ -288,8 +288,18 @@ class Store:
         fs.remove_tree(self.dirs["tmp"], name)
 
     def lease(self, work_fd, hexds):
-        """Records in the work dir the layers its pull uses (under locked())."""
-        fs.write_atomic(work_fd, "lease", json.dumps(sorted(hexds)))
+        """Records in the work dir the layers its pull uses (under locked()).
+        Not synced: a lease matters only while its process lives."""
+        self.write_unsynced(work_fd, "lease", json.dumps(sorted(hexds)).encode())
+
+    @staticmethod
+    def write_unsynced(dir_fd, name, data):
+        """A new file in a work dir, not fsynced (add_blob syncs what it keeps)."""
+        fd = os.open(name, fs.O_NEW, 0o600, dir_fd=dir_fd)
+        try:
+            fs.write_all(fd, data)
+        finally:
+            os.close(fd)
 
     def unlease(self, work_fd):
         try:
