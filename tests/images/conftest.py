@@ -2,22 +2,16 @@
 per session and cached across runs (launcher/images/testimages.py), an
 empty image root per test, archives made from the layouts with skopeo, an
 isolated podman (vfs storage under the session's tmp dir, never the
-machine's), and a runner for the image verbs' parse/main."""
+machine's). Helpers the tests import are in image_helpers.py."""
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
+from image_helpers import Podman, podman_env
 from launcher.errors import LauncherError
 from launcher.images import testimages
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
-import podman_env  # noqa: E402
-from image_helpers import Podman  # noqa: E402
-
 
 
 @pytest.fixture(autouse=True, scope="session")
