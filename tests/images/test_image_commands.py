@@ -141,3 +141,13 @@ def test_sizes_as_podman_prints_them(n, text):
 def test_ages_as_podman_prints_them(seconds, text):
     """Ages are go-units' HumanDuration."""
     assert humanize.duration(seconds) == text
+
+
+def test_untrusted_image_root_is_refused(tmp_path):
+    """An image root others can write is refused in one line, untouched."""
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    loose.chmod(0o777)
+    r = run_verb(images, ["--image-root", str(loose)])
+    assert r.code == 125 and "image root" in r.err and "writable by others" in r.err
+    assert list(loose.iterdir()) == []
