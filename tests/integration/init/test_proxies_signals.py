@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from helpers import first_line, pause_argv
-from initkit import FAULTS, FORWARDED, TTY_STOPS, Catcher
+from helpers import child_pids, first_line, pause_argv, sleep_until
+from initkit import FAULTS, FORWARDED, TTY_STOPS, UNSHARE, Catcher
 
 
 def test_every_user_signal_is_forwarded(impl, pid1):
@@ -71,13 +71,10 @@ def test_term_to_pause_reaches_a_default_child(impl, pid1):
     default action, dies of it."""
     argv = pause_argv(impl, "--", "sh", "-c", "echo up; exec sleep 30")
     if pid1:
-        argv = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *argv]
+        argv = UNSHARE + argv
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert first_line(p.stdout) == b"up\n"
-    c_pause = p.pid
-    if pid1:
-        from helpers import child_pids, sleep_until
-        c_pause = sleep_until(lambda: child_pids(p.pid), 5)[0]
-    os.kill(c_pause, signal.SIGTERM)
+    pause = sleep_until(lambda: child_pids(p.pid), 5)[0] if pid1 else p.pid
+    os.kill(pause, signal.SIGTERM)
     p.communicate(timeout=10)
     assert p.returncode == 128 + signal.SIGTERM
