@@ -1,9 +1,11 @@
-"""cffi build script (out-of-line API mode) for launcher._nsc: the few
-namespace, mount, prctl, hostname and loopback calls that Python 3.11's os module lacks.
+"""cffi build script (out-of-line API mode) for launcher.runtime._sys: the
+namespace, mount, prctl, hostname, loopback and pivot_root calls that
+Python 3.11's os module lacks.
 
 Only the compiled module is imported at run time; this file (and with it
-cffi's builder and pycparser) runs once, at build time. launcher/ns.py is the
-thin wrapper that turns -1/errno into an exception.
+cffi's builder and pycparser) runs once, at build time.
+launcher/runtime/syscalls.py is the thin wrapper that turns -1/errno into an
+exception.
 """
 from cffi import FFI
 
@@ -13,24 +15,31 @@ int unshare(int flags);
 int mount(const char *source, const char *target, const char *fstype,
           unsigned long flags, const void *data);
 int umount2(const char *target, int flags);
-int nsc_prctl(int option, unsigned long arg);
+int sys_prctl(int option, unsigned long arg);
 int sethostname(const char *name, size_t len);
-int nsc_loopback_up(void);
+int sys_loopback_up(void);
+int sys_pivot_root(const char *new_root, const char *put_old);
 
 #define CLONE_NEWNS ...
 #define CLONE_NEWUTS ...
 #define CLONE_NEWIPC ...
 #define CLONE_NEWPID ...
 #define CLONE_NEWNET ...
-#define MS_REC ...
-#define MS_BIND ...
-#define MS_PRIVATE ...
+#define CLONE_NEWUSER ...
+#define CLONE_NEWCGROUP ...
+#define MS_RDONLY ...
 #define MS_NOSUID ...
 #define MS_NODEV ...
 #define MS_NOEXEC ...
+#define MS_REMOUNT ...
+#define MS_BIND ...
+#define MS_REC ...
+#define MS_PRIVATE ...
+#define MS_SLAVE ...
 #define MNT_DETACH ...
 #define PR_SET_PDEATHSIG ...
 #define PR_SET_CHILD_SUBREAPER ...
+#define PR_SET_NO_NEW_PRIVS ...
 """
 
 SOURCE = """
@@ -42,19 +51,20 @@ SOURCE = """
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <net/if.h>
 #include <string.h>
 #include <unistd.h>
 
 /* prctl() is variadic; cffi wants a fixed prototype for the calls we make. */
-static int nsc_prctl(int option, unsigned long arg)
+static int sys_prctl(int option, unsigned long arg)
 {
     return prctl(option, arg, 0UL, 0UL, 0UL);
 }
 
 /* Sets IFF_UP on "lo" of the caller's network namespace: two ioctls on a
  * socket made inside it (no `ip` command, no netlink). -1/errno on failure. */
-static int nsc_loopback_up(void)
+static int sys_loopback_up(void)
 {
     struct ifreq ifr;
     int ret = -1, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -69,11 +79,17 @@ static int nsc_loopback_up(void)
     close(fd);
     return ret;
 }
+
+/* glibc has no wrapper for pivot_root(2). */
+static int sys_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
 """
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
-ffibuilder.set_source("launcher._nsc", SOURCE)
+ffibuilder.set_source("launcher.runtime._sys", SOURCE)
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
