@@ -5,6 +5,7 @@ reused pid has a later start time, so (pid, start) recorded in a state file
 never names another process. Every reader of /proc/PID/stat in the launcher
 goes through stat() here.
 """
+import os
 
 
 def stat(pid):
@@ -34,3 +35,16 @@ def live_start(pid):
 def alive(pid, start):
     """True if the process recorded as (pid, start) still runs (not a zombie)."""
     return bool(pid) and start is not None and live_start(pid) == start
+
+
+def exit_code(status):
+    """podman's exit code for a wait status: N, or 128+N for signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def exit_text(status):
+    """'exit N' or 'signal N' for a wait status (the exit files' format)."""
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit {os.WEXITSTATUS(status)}"

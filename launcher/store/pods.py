@@ -1,0 +1,342 @@
+"""The pod store: one directory per pod under a trusted state root.
+
+A pod directory is made as `.tmp-ID` with its record and renamed into
+place under the root's lock, so it appears whole or not at all; it is
+removed by the reverse rename, so a remover killed half-way leaves a
+`.tmp-` entry, never a pod without its record. Names are claimed by
+symlinks `.names/NAME -> ID` under the lock, so `run` never reads other
+pods' records. Every file is reached through the root's or the pod
+directory's fd without following symlinks (launcher/store/fs.py); a
+record that cannot be read is reported as corrupt and never stops the
+listing, `gc` or `rm` of the other pods.
+"""
+import errno
+import os
+import time
+
+from launcher.errors import LauncherError
+from launcher.flock import FileLock
+from launcher.store import fs, layout, record, root
+
+
+def _nospace(e, what):
+    """A LauncherError for a failed state write, naming a full disk plainly."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return LauncherError(f"{what}: no space left on the state directory's filesystem")
+    return LauncherError(f"{what}: {e.strerror or e}")
+
+
+def new_id():
+    """A random 64-bit pod id in hex (ps shows 12 characters, like podman)."""
+    return os.urandom(8).hex()
+
+
+class PodDir:
+    """One pod's directory, open by fd. `record` is its last loaded or saved
+    record (None if it is corrupt: then `error` says why)."""
+
+    def __init__(self, store, pod_id, fd, rec=None, error=None):
+        self.store, self.id, self.fd = store, pod_id, fd
+        self.path = os.path.join(store.path, pod_id)
+        self.record, self.error = rec, error
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    # -- the record ---------------------------------------------------------
+
+    def load(self):
+        """Reads the record again; BadRecord if it is unusable."""
+        where = f"pod {self.id}"
+        try:
+            raw = fs.read(self.fd, layout.RECORD, limit=64 << 20)
+        except OSError as e:
+            raise record.BadRecord(f"{where}: cannot read its record: {e.strerror or e}") from None
+        self.record = record.decode(record.POD, raw, where)
+        return self.record
+
+    def save(self, rec=None):
+        """Writes the record durably under the root's lock."""
+        if rec is not None:
+            self.record = rec
+        data = record.encode(record.POD, _without_meta(self.record))
+        with self.store.lock():
+            try:
+                fs.write_atomic(self.fd, layout.RECORD, data)
+            except OSError as e:
+                raise _nospace(e, f"pod {self.record.get('name')!r}: saving its record") from None
+
+    # -- the files the supervisor writes as things happen ---------------------
+
+    def write(self, name, data):
+        """Replaces file `name` atomically (an exit file, supervisor.json)."""
+        try:
+            fs.write_atomic(self.fd, name, data)
+        except OSError as e:
+            raise _nospace(e, f"pod {self.id}: writing {name}") from None
+
+    def read(self, name, limit=16 << 20):
+        """The bytes of file `name`, or None if it is missing."""
+        try:
+            return fs.read(self.fd, name, limit)
+        except FileNotFoundError:
+            return None
+
+    def exists(self, name):
+        return fs.exists(self.fd, name)
+
+    def remove_file(self, name):
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass
+
+    def open_append(self, name):
+        return fs.open_append(self.fd, name)
+
+    def mtime(self, name):
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            return None
+
+
+def _without_meta(rec):
+    return {k: v for k, v in rec.items() if k not in ("version", "kind")}
+
+
+class Store:
+    """The state root, opened and checked once (launcher/store/root.py)."""
+
+    def __init__(self, path=None):
+        self.path, self.fd = root.trusted_dir(path or root.default_state_dir())
+        self._ids = None
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def lock(self):
+        """The flock on the root's .lock: around name claims and record writes."""
+        return FileLock(layout.ROOT_LOCK, dir_fd=self.fd)
+
+    def subdir(self, name):
+        """(path, fd) of a directory of the root (made if missing), e.g. .cni;
+        never through a symlink."""
+        try:
+            try:
+                fd = fs.open_dir(name, self.fd)
+            except FileNotFoundError:
+                try:
+                    fd = fs.make_dir(name, self.fd)
+                except FileExistsError:
+                    fd = fs.open_dir(name, self.fd)
+        except OSError as e:
+            raise LauncherError(f"state directory {self.path!r}: {name} is not a directory "
+                                f"({e.strerror}): remove it") from None
+        return os.path.join(self.path, name), fd
+
+    # -- making and removing pods ---------------------------------------------
+
+    def create(self, name, rec_of):
+        """Claims `name` (None: pod-XXXXXXXX) and makes the pod's directory
+        with the record rec_of(pod_id, name) in it; returns its PodDir."""
+        with self.lock():
+            self.drop_stale()
+            pod_id = new_id()
+            name = name or f"pod-{pod_id[:8]}"
+            if not self._claim(name, pod_id):
+                raise LauncherError(f"pod name {name!r} is already in use (launcher rm it first)")
+            tmp = layout.TMP_PREFIX + pod_id
+            fd = None
+            try:
+                fd = fs.make_dir(tmp, self.fd)
+                rec = rec_of(pod_id, name)
+                fs.write_new(fd, layout.RECORD, record.encode(record.POD, rec))
+                os.rename(tmp, pod_id, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                fs.fsync_dir(self.fd)
+            except BaseException as e:
+                if fd is not None:
+                    os.close(fd)
+                fs.remove_tree(self.fd, tmp)
+                self._release(name, pod_id)
+                if isinstance(e, OSError):
+                    raise _nospace(e, f"creating pod {name!r}") from None
+                raise
+        return PodDir(self, pod_id, fd, rec)
+
+    def remove(self, pod):
+        """Deletes a pod's directory (call with the lock held) and its name
+        claim. Mounts left in it are detached first."""
+        from launcher.runtime import mounts
+        pod.close()
+        name = (pod.record or {}).get("name")
+        tmp = layout.TMP_PREFIX + pod.id
+        try:
+            os.rename(pod.id, tmp, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except FileNotFoundError:
+            return
+        mounts.detach_under(os.path.join(self.path, tmp))
+        fs.remove_tree(self.fd, tmp)
+        if name:
+            self._release(name, pod.id)
+        else:   # a corrupt record: find its claim the slow way
+            self._release_claims_of(pod.id)
+
+    def drop_stale(self):
+        """Housekeeping (call with the lock held): finishes what a launcher
+        killed half-way left: `.tmp-ID` entries, and name claims whose pod
+        directory is gone. A planted `.tmp-` symlink is only unlinked."""
+        from launcher.runtime import mounts
+        for n in os.listdir(self.fd):
+            if n.startswith(layout.TMP_PREFIX):
+                mounts.detach_under(os.path.join(self.path, n))
+                fs.remove_tree(self.fd, n)
+        for name, pod_id in self._claims():
+            if not self._is_pod(pod_id):
+                self._release(name, pod_id)
+
+    # -- finding pods -----------------------------------------------------------
+
+    def ids(self):
+        """The ids of every pod directory, sorted."""
+        return sorted(n for n in os.listdir(self.fd) if layout.is_pod_id(n) and self._is_pod(n))
+
+    def open(self, pod_id):
+        """The PodDir of pod_id with its record loaded (or its error), or
+        None if the directory is gone."""
+        try:
+            fd = fs.open_dir(pod_id, self.fd)
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            return None
+        pod = PodDir(self, pod_id, fd)
+        try:
+            pod.load()
+        except record.BadRecord as e:
+            pod.error = e
+        return pod
+
+    def pods(self):
+        """A PodDir for every pod (corrupt ones included, with .error)."""
+        out = []
+        for pod_id in self.ids():
+            pod = self.open(pod_id)
+            if pod is not None:
+                out.append(pod)
+        return out
+
+    def resolve(self, ref):
+        """The PodDir of a pod given by id, name or unique id prefix. A ref
+        that is both a pod's name and a prefix of another pod's id is refused
+        (never guessed): `rm` must not act on the wrong pod."""
+        if not isinstance(ref, str) or not ref or "/" in ref or ref.startswith("."):
+            raise LauncherError(f"no such pod: {ref!r}")
+        if layout.is_pod_id(ref) and self._is_pod(ref):
+            return self._open_or_gone(ref, ref)
+        named = self._claim_of(ref)
+        if named is not None and not self._is_pod(named):
+            named = None
+        hits = [i for i in self._all_ids() if i.startswith(ref)] if _hex(ref) else []
+        if named is not None:
+            others = [i for i in hits if i != named]
+            if others:
+                raise LauncherError(f"{ref!r} names pod {named[:12]} and is also a prefix of "
+                                    f"the id of pod {others[0][:12]}: use a full id")
+            return self._open_or_gone(named, ref)
+        if len(hits) > 1:
+            raise LauncherError(f"pod id prefix {ref!r} is ambiguous")
+        if not hits:
+            raise LauncherError(f"no such pod: {ref!r}")
+        return self._open_or_gone(hits[0], ref)
+
+    def _open_or_gone(self, pod_id, ref):
+        pod = self.open(pod_id)
+        if pod is None:
+            raise LauncherError(f"no such pod: {ref!r}")
+        return pod
+
+    def _all_ids(self):
+        """ids(), listed once per Store (a command resolving many pods)."""
+        if self._ids is None:
+            self._ids = self.ids()
+        return self._ids
+
+    # -- name claims ----------------------------------------------------------
+
+    def _names_fd(self):
+        return self.subdir(layout.NAMES)[1]
+
+    def _claims(self):
+        fd = self._names_fd()
+        try:
+            out = []
+            for n in os.listdir(fd):
+                try:
+                    out.append((n, os.readlink(n, dir_fd=fd)))
+                except OSError:
+                    os.unlink(n, dir_fd=fd)   # not a symlink: not ours
+            return out
+        finally:
+            os.close(fd)
+
+    def _claim_of(self, name):
+        fd = self._names_fd()
+        try:
+            return os.readlink(name, dir_fd=fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def _claim(self, name, pod_id):
+        """Claims name for pod_id (lock held); a stale claim is taken over."""
+        fd = self._names_fd()
+        try:
+            try:
+                owner = os.readlink(name, dir_fd=fd)
+            except FileNotFoundError:
+                owner = None
+            if owner is not None:
+                if self._is_pod(owner):
+                    return False
+                os.unlink(name, dir_fd=fd)
+            os.symlink(pod_id, name, dir_fd=fd)
+            return True
+        finally:
+            os.close(fd)
+
+    def _release(self, name, pod_id):
+        fd = self._names_fd()
+        try:
+            if os.readlink(name, dir_fd=fd) == pod_id:
+                os.unlink(name, dir_fd=fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _release_claims_of(self, pod_id):
+        for name, owner in self._claims():
+            if owner == pod_id:
+                self._release(name, pod_id)
+
+    def _is_pod(self, pod_id):
+        if not layout.is_pod_id(pod_id):
+            return False
+        try:
+            st = os.stat(pod_id, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (st.st_mode & 0o170000) == 0o040000
+
+
+def _hex(s):
+    return all(c in "0123456789abcdef" for c in s)
+
+
+def now():
+    """Wall-clock time for records."""
+    return time.time()
