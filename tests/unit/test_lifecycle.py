@@ -189,6 +189,9 @@ def test_pause_death_with_on_failure_restarts_only_unfinished_containers():
     pod.container_exited("done", 0, 1)
     pod.sandbox_died(2)
     done = drive(pod, 2)
+    # pause lived 2 s, less than the back-off base (10 s): the new sandbox waits
+    assert (CREATE_SANDBOX, None) not in kinds(done) and pod.next_wakeup() == 12
+    done = drive(pod, 12)
     assert (START_CONTAINER, "busy") in kinds(done)
     assert (START_CONTAINER, "done") not in kinds(done)
     assert pod.sandboxes_created == 2 and pod.container("done").state == "terminated"

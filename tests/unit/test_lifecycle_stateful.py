@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from launcher.lifecycle import (CREATE_SANDBOX, KILL_CONTAINER, REMOVE_SANDBOX,
                                 START_CONTAINER, BackOff, PodLifecycle, pod_phase)
 
-BASE, CAP, RESET = 1.0, 8.0, 20.0
+BASE, CAP, RESET, GRACE = 1.0, 8.0, 20.0, 2.0
 
 
 class PodMachine(RuleBasedStateMachine):
@@ -21,7 +21,7 @@ class PodMachine(RuleBasedStateMachine):
     def make(self, policy, n_init, n_ctr):
         self.pod = PodLifecycle([f"c{i}" for i in range(n_ctr)],
                                 [f"i{i}" for i in range(n_init)], policy,
-                                BackOff(BASE, CAP, RESET))
+                                BackOff(BASE, CAP, RESET), grace=GRACE)
         self.now = 0.0
         self.queue = []
         self.created_when_completed = None
@@ -62,7 +62,11 @@ class PodMachine(RuleBasedStateMachine):
             else:
                 self.pod.container_exited(a.container, 127, self.now)
         elif a.kind == KILL_CONTAINER:
-            self.pod.container_exited(a.container, 137, self.now)
+            # TERM, then KILL once the grace period is over: either may find
+            # the container gone already (the launcher signals only its
+            # unreaped child)
+            if self.pod.container(a.container).state == "running":
+                self.pod.container_exited(a.container, 137 if a.force else 143, self.now)
         elif a.kind == REMOVE_SANDBOX:
             assert a.sandbox not in self.removed_ids, "a sandbox removed twice"
             self.removed_ids.append(a.sandbox)
@@ -77,6 +81,26 @@ class PodMachine(RuleBasedStateMachine):
             self.pod.container_exited(c.name, code, self.now)
             if c.reason == "CrashLoopBackOff":
                 self.check_delay(c, c.next_start_at - self.now)
+
+    @invariant()
+    def a_kill_follows_the_term_only_after_the_grace_period(self):
+        if not hasattr(self, "pod"):
+            return
+        for a in self.queue:
+            if a.kind == KILL_CONTAINER and a.force:
+                c = self.pod.container(a.container)
+                assert c.forced and c.kill_at is not None and self.now >= c.kill_at
+
+    @invariant()
+    def the_state_survives_a_hand_over(self):
+        """to_state/from_state (a detached supervisor's JSON hand-over) keeps
+        everything: the copy decides exactly as the original."""
+        if not hasattr(self, "pod"):
+            return
+        import json
+        copy = PodLifecycle.from_state(json.loads(json.dumps(self.pod.to_state())))
+        assert copy.to_state() == self.pod.to_state()
+        assert copy.next_wakeup() == self.pod.next_wakeup()
 
     @rule()
     def pause_dies(self):
@@ -155,7 +179,8 @@ class PodMachine(RuleBasedStateMachine):
                 if a.kind == START_CONTAINER:
                     self.pod.container_started(a.container, self.now)
                 elif a.kind == KILL_CONTAINER:
-                    self.pod.container_exited(a.container, 137, self.now)
+                    if self.pod.container(a.container).state == "running":
+                        self.pod.container_exited(a.container, 137, self.now)
                 elif a.kind == CREATE_SANDBOX:
                     self.pod.sandbox_created("late", self.now)
                 elif a.kind == REMOVE_SANDBOX:

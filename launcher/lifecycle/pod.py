@@ -1,78 +1,34 @@
-"""The pod lifecycle as the kubelet runs it, as pure logic: no processes, no
-clock, no sleeping. Time is a number of seconds passed in by the caller.
-
-The launcher drives one PodLifecycle per pod in a loop:
-
-    actions = pod.step(now)            # what to do now (CreateSandbox, ...)
-    ... perform them, report back ...  # pod.sandbox_created(id, now), ...
-    wake = pod.next_wakeup()           # when to call step() again at the latest
-
-and reports what it observes: sandbox_created / sandbox_died /
-sandbox_removed, container_started / container_exited, stop(). Each call
-updates container states, restart counts, back-off, the pod phase (computed
-with the kubelet's table, getPhase) and the event list.
-
-The rule this module exists for (shared README §2, the Pod IP leak): a pod
-that has completed (Succeeded, or Failed) never gets a new sandbox, and
-every sandbox is removed exactly once; needs_new_sandbox() is the one place
-that decides. docs/play.md draws the state machine.
-"""
+"""PodLifecycle: the state of one pod as the kubelet keeps it, changed only
+by the reports below, with time passed in as numbers. step(now) hands out
+the actions due now; next_wakeup() says when step() will have something to
+do at the latest (a restart back-off, a sandbox back-off, the end of a
+grace period). docs/play.md draws the state machine."""
 from launcher.errors import LauncherError
+from launcher.lifecycle.events import EventLog
+from launcher.lifecycle.rules import (COMPLETED_PHASES, FAILED, PENDING, STARTED, TERMINATED,
+                                      WAITING, BackOff, needs_new_sandbox, pod_phase,
+                                      should_restart)
+from launcher.spec import ALWAYS, RESTART_POLICIES
 
-ALWAYS, ON_FAILURE, NEVER = "Always", "OnFailure", "Never"
-POLICIES = (ALWAYS, ON_FAILURE, NEVER)
-PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
-COMPLETED_PHASES = (SUCCEEDED, FAILED)
-
-WAITING, STARTED, TERMINATED = "waiting", "running", "terminated"   # container states
-
-# Actions returned by step(), and event types recorded in PodLifecycle.events.
+# Actions returned by step(). KillContainer comes twice for a container that
+# outlives its grace period: first force=False (TERM), then force=True (KILL).
 CREATE_SANDBOX, START_CONTAINER, KILL_CONTAINER, REMOVE_SANDBOX = (
     "CreateSandbox", "StartContainer", "KillContainer", "RemoveSandbox")
 EVENT_TYPES = ("SandboxCreated", "SandboxFailed", "SandboxChanged", "SandboxRemoved",
                "ContainerStarted", "ContainerRestarted", "ContainerExited", "BackOff",
                "Killing", "PhaseChanged", "Stopping")
-
-
-def should_restart(policy, exit_code, init=False):
-    """Whether a container that exited with exit_code (128+N for signal N)
-    is run again: Always -> yes, OnFailure -> if it failed, Never -> no.
-    Init containers run to completion, so for them Always acts as OnFailure."""
-    if policy not in POLICIES:
-        raise LauncherError(f"invalid restart policy {policy!r}")
-    if policy == ALWAYS and not init:
-        return True
-    return policy != NEVER and exit_code != 0
-
-
-class BackOff:
-    """Crash-loop back-off of one container: the delays before restarts go
-    base, 2*base, 4*base, ... up to cap; a run of reset_after seconds or
-    more starts again from base (Kubernetes: 10 s, 5 min, 10 min).
-    (Plain classes here, not dataclasses: this module is imported on
-    `launcher run`'s start-up path, and dataclasses costs ~9 ms.)"""
-
-    def __init__(self, base=10.0, cap=300.0, reset_after=600.0):
-        if not (0 <= base <= cap) or reset_after < 0:
-            raise LauncherError(f"invalid back-off: base {base}, cap {cap}, "
-                                f"reset after {reset_after}")
-        self.base, self.cap, self.reset_after = base, cap, reset_after
-        self.delay = 0.0   # the last delay handed out; 0 = none yet
-
-    def next(self, ran_for):
-        """The delay before restarting a container that just exited after
-        running ran_for seconds; advances the back-off."""
-        if self.delay == 0 or ran_for >= self.reset_after:
-            self.delay = self.base
-        else:
-            self.delay = min(self.delay * 2, self.cap)
-        return self.delay
+OOM_KILLED = "OOMKilled"
 
 
 class ContainerStatus:
     """One container as `inspect` shows it. state is waiting / running /
     terminated; exit_code is the last termination's (None: never ended);
-    next_start_at is the back-off deadline while waiting to restart."""
+    next_start_at is the back-off deadline while waiting to restart;
+    kill_at the end of the grace period once it is being killed."""
+
+    STATE = ("name", "init", "state", "reason", "restart_count", "exit_code", "started_at",
+             "finished_at", "next_start_at", "starts", "starting", "killing", "kill_at",
+             "forced")
 
     def __init__(self, name, init=False, state=WAITING, exit_code=None, starts=0, backoff=None):
         self.name = name
@@ -87,7 +43,9 @@ class ContainerStatus:
         self.starts = starts          # times started, all sandboxes together
         self.starting = False         # StartContainer handed out, not confirmed yet
         self.killing = False          # KillContainer handed out, exit not seen yet
-        self.backoff = backoff
+        self.kill_at = None           # when the KILL follows the TERM
+        self.forced = False           # the KILL was handed out
+        self.backoff = backoff or BackOff()
 
     def to_dict(self):
         return {"name": self.name, "init": self.init, "state": self.state,
@@ -95,37 +53,35 @@ class ContainerStatus:
                 "exit_code": self.exit_code, "started_at": self.started_at,
                 "finished_at": self.finished_at, "next_start_at": self.next_start_at}
 
+    def to_state(self):
+        d = {k: getattr(self, k) for k in self.STATE}
+        d["backoff"] = self.backoff.to_state()
+        return d
+
+    @classmethod
+    def from_state(cls, d):
+        c = cls(d["name"], d["init"], backoff=BackOff.from_state(d["backoff"]))
+        for k in cls.STATE:
+            setattr(c, k, d[k])
+        return c
+
 
 class Action:
     """Something step() asks the launcher to do now."""
-    __slots__ = ("kind", "container", "sandbox")
+    __slots__ = ("kind", "container", "sandbox", "force")
 
-    def __init__(self, kind, container=None, sandbox=None):
-        self.kind, self.container, self.sandbox = kind, container, sandbox
+    def __init__(self, kind, container=None, sandbox=None, force=False):
+        self.kind, self.container, self.sandbox, self.force = kind, container, sandbox, force
 
     def __eq__(self, other):
-        return isinstance(other, Action) and (self.kind, self.container, self.sandbox) == \
-            (other.kind, other.container, other.sandbox)
+        return isinstance(other, Action) and (self.kind, self.container, self.sandbox, self.force) \
+            == (other.kind, other.container, other.sandbox, other.force)
 
     def __hash__(self):
-        return hash((self.kind, self.container, self.sandbox))
+        return hash((self.kind, self.container, self.sandbox, self.force))
 
     def __repr__(self):
-        return f"Action({self.kind!r}, {self.container!r}, {self.sandbox!r})"
-
-
-class Event:
-    """One line of the pod's history (`inspect` shows the list)."""
-    __slots__ = ("time", "type", "container", "sandbox", "message")
-
-    def __init__(self, time, type, container=None, sandbox=None, message=""):
-        self.time, self.type, self.container = time, type, container
-        self.sandbox, self.message = sandbox, message
-
-    def to_dict(self):
-        return {k: v for k, v in (("time", self.time), ("type", self.type),
-                                  ("container", self.container), ("sandbox", self.sandbox),
-                                  ("message", self.message)) if v not in (None, "")}
+        return f"Action({self.kind!r}, {self.container!r}, {self.sandbox!r}, force={self.force})"
 
 
 class Sandbox:
@@ -135,90 +91,38 @@ class Sandbox:
         self.id, self.state = id, state
 
 
-def pod_phase(policy, init_containers, containers, terminal=False):
-    """The kubelet's getPhase (pkg/kubelet/kubelet_pods.go) over our
-    statuses: a container waiting after a termination counts as stopped
-    (it is restarting). terminal: the pod is being torn down, so stopped
-    containers will not restart whatever the policy."""
-    pending_init = failed_init = 0
-    for c in init_containers:
-        if c.state == STARTED:
-            pending_init += 1
-        elif c.state == TERMINATED:
-            failed_init += c.exit_code != 0
-        elif c.exit_code is not None:        # waiting after a termination
-            failed_init += c.exit_code != 0
-        else:
-            pending_init += 1
-    running = waiting = stopped = succeeded = 0
-    for c in containers:
-        if c.state == STARTED:
-            running += 1
-        elif c.state == TERMINATED:
-            stopped += 1
-            succeeded += c.exit_code == 0
-        elif c.exit_code is not None:
-            stopped += 1
-        else:
-            waiting += 1
-    if failed_init and policy == NEVER:
-        return FAILED
-    if (pending_init and not any(c.starts for c in containers)) or waiting:
-        return PENDING
-    if running:
-        return RUNNING
-    if stopped:
-        if terminal:
-            return SUCCEEDED if stopped == succeeded else FAILED
-        if policy == ALWAYS:
-            return RUNNING
-        if stopped == succeeded:
-            return SUCCEEDED
-        return FAILED if policy == NEVER else RUNNING
-    return PENDING
-
-
-def needs_new_sandbox(pod):
-    """Whether the pod must get a new sandbox now. False for a completed pod
-    (Succeeded or Failed) and for a pod being stopped: that is the fix of
-    the Pod IP leak. True only once the pod's sandbox died (and was
-    removed) while the pod runs and the kubelet's rules still have
-    something to start: with Never, only if no container was ever started;
-    with OnFailure, some container has not succeeded; with Always, yes."""
-    if pod.completed or pod.stopping or pod.sandbox is not None or not pod.sandbox_deaths:
-        return False
-    every = pod.init_containers + pod.containers
-    if pod.policy == NEVER:
-        return not any(c.starts for c in every)
-    if pod.policy == ON_FAILURE:
-        return any(not (c.state == TERMINATED and c.exit_code == 0) for c in pod.containers)
-    return True
-
-
 class PodLifecycle:
     """The state of one pod: sandbox, init containers, containers, phase,
-    events. Only the methods below change it; `now` is always given."""
+    events. Only the methods below change it; `now` is always given.
+    grace: seconds between a container's TERM and its KILL. The sandbox
+    gets a back-off of its own: a pause that dies within one base of its
+    start is recreated after base, 2*base, ... so it cannot make a busy loop."""
 
-    def __init__(self, containers, init_containers=(), policy=ALWAYS, backoff=None, now=0.0):
-        if policy not in POLICIES:
+    STATE = ("policy", "grace", "sandboxes_created", "sandboxes_removed", "sandbox_deaths",
+             "stopping", "phase", "created_at", "sandbox_up_at", "sandbox_died_at", "create_at")
+
+    def __init__(self, containers, init_containers=(), policy=ALWAYS, backoff=None, now=0.0,
+                 grace=0.0):
+        if policy not in RESTART_POLICIES:
             raise LauncherError(f"invalid restart policy {policy!r}: "
-                                f"use one of {', '.join(POLICIES)}")
+                                f"use one of {', '.join(RESTART_POLICIES)}")
         names = list(init_containers) + list(containers)
         if not containers or len(set(names)) != len(names):
             raise LauncherError("a pod needs at least one container and unique names")
         base = backoff or BackOff()
-        make = lambda name, init: ContainerStatus(   # noqa: E731
-            name, init=init, backoff=BackOff(base.base, base.cap, base.reset_after))
         self.policy = policy
-        self.init_containers = [make(n, True) for n in init_containers]
-        self.containers = [make(n, False) for n in containers]
+        self.grace = grace
+        self.init_containers = [ContainerStatus(n, True, backoff=base.copy()) for n in init_containers]
+        self.containers = [ContainerStatus(n, False, backoff=base.copy()) for n in containers]
         self.sandbox = None          # the current Sandbox, None when there is none
+        self.sandbox_backoff = base.copy()
         self.sandboxes_created = 0
         self.sandboxes_removed = 0
         self.sandbox_deaths = 0
+        self.sandbox_up_at = self.sandbox_died_at = self.create_at = None
         self.stopping = False
         self.phase = PENDING
-        self.events = []
+        self.events = EventLog()
         self.created_at = now
 
     # --- what the launcher reads --------------------------------------------
@@ -233,54 +137,103 @@ class PodLifecycle:
         """Completed and its sandbox removed: nothing is left to do."""
         return self.completed and self.sandbox is None
 
+    def every(self):
+        return self.init_containers + self.containers
+
     def container(self, name):
-        for c in self.init_containers + self.containers:
+        for c in self.every():
             if c.name == name:
                 return c
         raise LauncherError(f"no container {name!r} in this pod")
 
     def next_wakeup(self):
-        """The earliest back-off deadline, when step() will have something
-        to start; None when only an observation can change anything."""
-        times = [c.next_start_at for c in self.init_containers + self.containers
+        """The earliest deadline (a restart or sandbox back-off, the end of a
+        grace period), when step() will have something to do; None when
+        only an observation can change anything."""
+        times = [c.next_start_at for c in self.every()
                  if c.state == WAITING and c.next_start_at is not None and not c.starting]
+        times += [c.kill_at for c in self.every() if c.killing and not c.forced and c.kill_at]
+        if self.create_at is not None and self.sandbox is None:
+            times.append(self.create_at)
         return min(times) if times else None
 
     def to_dict(self):
+        """What `inspect` shows."""
         return {"phase": self.phase, "policy": self.policy,
                 "sandboxes_created": self.sandboxes_created,
                 "sandbox": None if self.sandbox is None else
                 {"id": self.sandbox.id, "state": self.sandbox.state},
                 "init_containers": [c.to_dict() for c in self.init_containers],
                 "containers": [c.to_dict() for c in self.containers],
-                "events": [e.to_dict() for e in self.events]}
+                "events": self.events.to_list(),
+                **({"events_dropped": self.events.dropped} if self.events.dropped else {})}
+
+    def to_state(self):
+        """Everything, as plain data: a detached supervisor's hand-over."""
+        d = {k: getattr(self, k) for k in self.STATE}
+        d.update(sandbox=None if self.sandbox is None else [self.sandbox.id, self.sandbox.state],
+                 sandbox_backoff=self.sandbox_backoff.to_state(),
+                 init_containers=[c.to_state() for c in self.init_containers],
+                 containers=[c.to_state() for c in self.containers],
+                 events=self.events.to_state())
+        return d
+
+    @classmethod
+    def from_state(cls, d):
+        """The inverse of to_state."""
+        pod = cls.__new__(cls)
+        for k in cls.STATE:
+            setattr(pod, k, d[k])
+        pod.sandbox = None if d["sandbox"] is None else Sandbox(*d["sandbox"])
+        pod.sandbox_backoff = BackOff.from_state(d["sandbox_backoff"])
+        pod.init_containers = [ContainerStatus.from_state(c) for c in d["init_containers"]]
+        pod.containers = [ContainerStatus.from_state(c) for c in d["containers"]]
+        pod.events = EventLog.from_state(d["events"])
+        return pod
 
     # --- the decision -------------------------------------------------------
 
     def step(self, now):
         """The actions to perform now, kubelet SyncPod style: tear down what
         must end (completed or stopping pod, dead sandbox) and remove its
-        sandbox once; else create the sandbox if needed, then run the init
-        containers one by one, then start the containers that are due."""
+        sandbox once; else create the sandbox if needed (after its
+        back-off), then run the init containers one by one, then start the
+        containers that are due."""
         actions = []
         sb = self.sandbox
-        every = self.init_containers + self.containers
+        every = self.every()
         if self.completed or self.stopping or (sb is not None and sb.state == "dead"):
             for c in every:
-                if c.state == STARTED and not c.killing:
-                    c.killing = True
+                if c.state != STARTED:
+                    continue
+                if not c.killing:
+                    c.killing, c.kill_at = True, now + self.grace
                     why = "sandbox changed" if sb is not None and sb.state == "dead" else "stop"
                     self._event(now, "Killing", c.name, message=why)
                     actions.append(Action(KILL_CONTAINER, c.name))
+                elif not c.forced and now >= c.kill_at:
+                    c.forced = True
+                    actions.append(Action(KILL_CONTAINER, c.name, force=True))
             busy = any(c.state == STARTED or c.starting for c in every)
             if sb is not None and sb.state in ("ready", "dead") and not busy:
                 sb.state = "removing"
                 actions.append(Action(REMOVE_SANDBOX, sandbox=sb.id))
             return actions
         if sb is None:
-            if self.sandboxes_created == 0 or needs_new_sandbox(self):
-                self.sandbox = Sandbox()
-                actions.append(Action(CREATE_SANDBOX))
+            if self.sandboxes_created == 0:
+                return self._create(actions)
+            if needs_new_sandbox(self):
+                if self.create_at is None:
+                    died = now if self.sandbox_died_at is None else self.sandbox_died_at
+                    lived = died - (died if self.sandbox_up_at is None else self.sandbox_up_at)
+                    self.create_at = now
+                    if lived < self.sandbox_backoff.base:   # pause dies at once: a crash loop
+                        delay = self.sandbox_backoff.next(lived)
+                        self.create_at = now + delay
+                        self._event(now, "BackOff", message=f"new sandbox in {delay:g} s")
+                if now >= self.create_at:
+                    self.create_at = None
+                    self._create(actions)
             return actions
         if sb.state != "ready":
             return actions
@@ -303,9 +256,9 @@ class PodLifecycle:
         sb = self._expect_sandbox("creating")
         sb.id, sb.state = sandbox_id, "ready"
         self.sandboxes_created += 1
-        recreated = self.sandboxes_created > 1
+        self.sandbox_up_at = now
         self._event(now, "SandboxCreated", sandbox=sandbox_id,
-                    message="recreated" if recreated else "")
+                    message="recreated" if self.sandboxes_created > 1 else "")
         if self.completed or self.stopping:   # stopped while it was being created
             return
         for c in self.init_containers:
@@ -332,6 +285,7 @@ class PodLifecycle:
             return
         sb.state = "dead"
         self.sandbox_deaths += 1
+        self.sandbox_died_at = now
         self._event(now, "SandboxChanged", sandbox=sb.id,
                     message="pause died; the sandbox is torn down"
                     + ("" if self.completed or self.stopping else
@@ -355,17 +309,18 @@ class PodLifecycle:
         if restart:
             c.restart_count += 1
         c.starts += 1
-        c.state, c.reason, c.starting, c.killing = STARTED, "", False, False
+        c.state, c.reason, c.starting = STARTED, "", False
+        c.killing, c.kill_at, c.forced = False, None, False
         c.started_at, c.next_start_at = now, None
         self._event(now, "ContainerRestarted" if restart else "ContainerStarted", name,
-                    self.sandbox.id if self.sandbox else None,
-                    message=f"restart {c.restart_count}" if restart else "")
+                    self.sandbox.id if self.sandbox else None)
         self._update(now)
 
-    def container_exited(self, name, exit_code, now):
+    def container_exited(self, name, exit_code, now, reason=None):
         """The container's process ended (exit_code: 128+N for signal N; a
         command that could not be started at all is reported here too,
-        126/127, without container_started). Decides restart and back-off."""
+        126/127, without container_started; reason e.g. OOMKilled).
+        Decides restart and back-off."""
         c = self.container(name)
         if c.state == TERMINATED:
             raise LauncherError(f"container {name!r} exited twice")
@@ -377,14 +332,16 @@ class PodLifecycle:
             c.starts += 1
             c.started_at = now
         killed_by_us = c.killing
-        c.starting = c.killing = False
+        c.starting = c.killing = c.forced = False
+        c.kill_at = None
         c.exit_code, c.finished_at = exit_code, now
-        self._event(now, "ContainerExited", name, message=f"exit code {exit_code}")
+        self._event(now, "ContainerExited", name,
+                    message=f"exit code {exit_code}" + (f" ({reason})" if reason else ""))
         sandbox_ok = self.sandbox is not None and self.sandbox.state == "ready"
         restart = (not self.stopping and not self.completed
                    and should_restart(self.policy, exit_code, c.init))
         if not restart:
-            c.state, c.reason = TERMINATED, "Completed" if exit_code == 0 else "Error"
+            c.state, c.reason = TERMINATED, reason or ("Completed" if exit_code == 0 else "Error")
         elif killed_by_us or not sandbox_ok:
             # killed with its sandbox: restarts in the next sandbox, no back-off
             c.state, c.reason, c.next_start_at = WAITING, "SandboxChanged", None
@@ -401,13 +358,19 @@ class PodLifecycle:
         if self.stopping or self.completed:
             return
         self.stopping = True
+        self.create_at = None
         self._event(now, "Stopping")
-        for c in self.init_containers + self.containers:
+        for c in self.every():
             if c.state == WAITING and not c.starting:
                 c.state, c.reason, c.next_start_at = TERMINATED, "NotStarted", None
         self._update(now)
 
     # --- internals ----------------------------------------------------------
+
+    def _create(self, actions):
+        self.sandbox = Sandbox()
+        actions.append(Action(CREATE_SANDBOX))
+        return actions
 
     def _due(self, c, now):
         return (c.state == WAITING and not c.starting
@@ -428,8 +391,8 @@ class PodLifecycle:
         """Recomputes the phase; a completed phase is final."""
         if self.completed:
             return
-        every = self.init_containers + self.containers
-        terminal = self.stopping and not any(c.state == STARTED or c.starting for c in every)
+        terminal = self.stopping and not any(c.state == STARTED or c.starting
+                                             for c in self.every())
         phase = pod_phase(self.policy, self.init_containers, self.containers, terminal)
         if phase != self.phase:
             self.phase = phase
@@ -440,4 +403,4 @@ class PodLifecycle:
         self._event(now, "PhaseChanged", message=phase)
 
     def _event(self, now, type_, container=None, sandbox=None, message=""):
-        self.events.append(Event(now, type_, container, sandbox, message))
+        self.events.add(now, type_, container, sandbox, message)
