@@ -10,7 +10,7 @@ otherwise.
 import sys
 
 from launcher.spec import ContainerSpec
-from launcher.supervise import Pod
+from launcher.supervisor.pod import Pod
 
 PORT = 8080
 STEP_TIMEOUT = 20.0
@@ -68,7 +68,7 @@ def _say(text):
     sys.stdout.flush()
 
 
-def demo(spec):
+def demo(spec, store):
     """Runs the demo pod in the foreground; 0 if every step worked."""
     py = sys.executable
     share = spec.share_pid
@@ -76,7 +76,7 @@ def demo(spec):
         "namespaces (each container will get its own PID namespace)"
     _say(f"sandbox: pause starts in new network, IPC, UTS {pidns}; "
          f"hostname {spec.name!r}, loopback up")
-    pod = Pod(spec).open()
+    pod = Pod(spec, store).open()
     ok = True
     try:
         pod.create_sandbox()

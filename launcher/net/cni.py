@@ -18,8 +18,8 @@ import json
 import os
 import subprocess
 
-from launcher import cni_store as store
-from launcher.cni_conf import (BUILTIN_CONF_DIR, NAME_RE, CNIError, Network, find_plugin, load,  # noqa: F401
+from launcher.net import store
+from launcher.net.conf import (BUILTIN_CONF_DIR, NAME_RE, CNIError, Network, find_plugin, load,  # noqa: F401
                                parse_port, parse_ports, plugin_dirs, validate)
 
 PLUGIN_TIMEOUT = 60.0        # seconds one plugin run may take
@@ -120,7 +120,7 @@ def _exec(net, plugin, command, record, prev_result, lock=None):
     spec says: CNI_* env, the plugin's config on stdin with the list's name
     and cniVersion, runtimeConfig for its declared capabilities, and
     prevResult. The plugin inherits the sandbox lock's fd (see
-    cni_store.SandboxLock). Returns the ADD result (prev_result if it
+    store.SandboxLock). Returns the ADD result (prev_result if it
     printed none)."""
     config = dict(plugin, name=net.name, cniVersion=net.cni_version)
     if (plugin.get("capabilities") or {}).get("portMappings"):

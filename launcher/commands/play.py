@@ -1,0 +1,61 @@
+"""`launcher play FILE|-`: a Kubernetes v1 Pod manifest, read and checked
+whole (launcher/manifest.py) before anything is created, then run as `run`
+runs a pod."""
+import sys
+
+from launcher.commands.common import Args, is_option
+from launcher.commands.run import SANDBOX_OPTS, check_sandbox, launch, sandbox_option
+from launcher.errors import LauncherError
+from launcher.spec import ContainerSpec, PodSpec, quote
+
+USAGE = """\
+usage: launcher play [OPTIONS] FILE|-        run a Kubernetes v1 Pod manifest (- reads stdin)
+  -d, --detach              print the pod id and leave the pod running
+  --pause, --backoff, --network, -p, --log-max-size, --log-max-files   as for `run`
+"""
+
+
+def parse(argv):
+    args = Args(argv, "play")
+    opts = {"detach": False, "help": False}
+    source = None
+    spec = PodSpec()
+    while args.more():
+        raw, a, inline = args.option()
+        if a in ("-d", "--detach") and inline is None:
+            opts["detach"] = True
+        elif a in SANDBOX_OPTS:
+            sandbox_option(args, a, inline, spec)
+        elif a in ("-h", "--help") and inline is None:
+            opts["help"] = True
+        elif is_option(raw):
+            args.unknown(raw)
+        elif source is not None:
+            raise LauncherError(f"play: one manifest at a time (got {quote(source)} and "
+                                f"{quote(raw)})")
+        else:
+            source = raw
+    if opts["help"]:
+        return opts
+    if source is None:
+        raise LauncherError("play: no manifest (use: launcher play FILE, or - for stdin)")
+    from launcher import manifest
+    from launcher.spec import validate
+    m, warnings = manifest.load(source)
+    for w in warnings:
+        sys.stderr.write(f"launcher: warning: {w}\n")
+
+    def ctr(c):
+        return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir)
+    spec.name, spec.labels, spec.hostname = m.name, m.labels, m.hostname
+    spec.share_pid, spec.restart, spec.grace = m.share_pid, m.restart_policy, float(m.grace_seconds)
+    spec.init_containers = [ctr(c) for c in m.init_containers]
+    spec.containers = [ctr(c) for c in m.containers]
+    validate(spec)
+    check_sandbox(spec)
+    opts["spec"] = spec
+    return opts
+
+
+def main(opts):
+    return launch(opts["spec"], opts["detach"])

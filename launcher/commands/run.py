@@ -1,0 +1,175 @@
+"""`launcher run`: a pod from the command line (no container: the demo).
+
+Every option is checked, and the whole PodSpec validated, before anything
+is created; then the pod runs in the foreground (output streamed, removed
+at the end, like `podman run --rm`) or, with -d, under a detached
+supervisor that prints the pod id.
+"""
+import os
+
+from launcher.commands.common import Args, env_pair, is_option
+from launcher.errors import LauncherError
+from launcher.spec import ContainerSpec, PodSpec, quote, seconds, size
+
+USAGE = """\
+usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
+  --name N                  pod name (also its hostname)
+  --share-pid               containers share pause's PID namespace
+  --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
+  -d, --detach              print the pod id and leave the pod running
+  -e, --env K=V             environment for every container (repeatable)
+  -c, --container NAME=CMD  a container running CMD, shlex-split (repeatable)
+  -w, --workdir DIR         the containers' working directory (default /)
+  --grace SECONDS           stop grace period (default 10)
+  --restart POLICY          Never (default), OnFailure or Always
+  --backoff SECONDS         restart back-off base (default 10; doubles up to 30x)
+  --network none|NAME       a CNI network (e.g. bridge); default none: loopback only
+  -p, --publish H:P[/PROTO] publish pod port P on host port H (needs --network)
+  --no-new-privileges       containers cannot gain privileges on exec
+  --cap-drop CAP|ALL        drop a capability (repeatable)
+  --log-max-size SIZE       rotate a container's log at SIZE (default 10M)
+  --log-max-files N         keep N log files per container (default 5)
+"""
+
+# Options `run` and `play` share: they shape the sandbox, not the containers.
+SANDBOX_OPTS = ("--backoff", "--network", "-p", "--publish", "--pause", "--log-max-size",
+                "--log-max-files")
+
+
+def sandbox_option(args, opt, inline, spec):
+    """Applies one of SANDBOX_OPTS to spec."""
+    v = args.value(opt, inline)
+    if opt == "--backoff":
+        spec.backoff = seconds("--backoff", v, 300)
+    elif opt == "--network":
+        spec.network = None if v == "none" else v
+    elif opt == "--pause":
+        spec.pause = v
+    elif opt == "--log-max-size":
+        spec.log_max_size = size("--log-max-size", v, 1024)
+    elif opt == "--log-max-files":
+        from launcher.spec import MAX_LOG_FILES, number
+        spec.log_max_files = number("--log-max-files", v, 1, MAX_LOG_FILES, integer=True)
+    else:
+        spec.ports.append(v)
+
+
+def check_sandbox(spec):
+    """The checks that need more than the spec: capability names, the CNI
+    network and its ports (launcher.net is imported only when a network is
+    used: the --network none path stays light)."""
+    from launcher.runtime import security
+    security.capability_numbers(spec.cap_drop)
+    if spec.network:
+        from launcher.net import cni
+        cni.load(spec.network)
+        if spec.ports:
+            cni.parse_ports(spec.ports)
+
+
+def _container_name(argv0):
+    """A default container name from a command: its basename as a DNS label."""
+    base = os.path.basename(argv0).lower()
+    name = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "-" for ch in base)
+    name = name.strip("-")[:63].strip("-")
+    return name or "main"
+
+
+def parse(argv):
+    """{"spec", "detach", "demo", "help"} from run's argv."""
+    from launcher.spec import check_pod_name, validate
+    args = Args(argv, "run")
+    spec = PodSpec()
+    opts = {"detach": False, "demo": False, "help": False}
+    env, named, cmd, cwd, grace_set = {}, [], None, None, False
+    while args.more():
+        raw, a, inline = args.option()
+        if a == "--" and inline is None:
+            cmd = args.rest()
+            if not cmd:
+                raise LauncherError("run: empty command after '--'")
+        elif a == "--name":
+            spec.name = args.value(a, inline)
+        elif a == "--share-pid" and inline is None:
+            spec.share_pid = True
+        elif a in ("-d", "--detach") and inline is None:
+            opts["detach"] = True
+        elif a in ("-e", "--env"):
+            k, v = env_pair(args.value(a, inline))
+            env[k] = v
+        elif a in ("-c", "--container"):
+            text = args.value(a, inline)
+            name, eq, line = text.partition("=")
+            if not eq:
+                raise LauncherError(f"bad -c {quote(text)}: use NAME='command line'")
+            named.append((name, line))
+        elif a in ("-w", "--workdir"):
+            cwd = args.value(a, inline)
+        elif a == "--grace":
+            grace_set = True
+            spec.grace = seconds("--grace", args.value(a, inline))
+        elif a == "--restart":
+            spec.restart = args.value(a, inline)
+        elif a in SANDBOX_OPTS:
+            sandbox_option(args, a, inline, spec)
+        elif a == "--no-new-privileges" and inline is None:
+            spec.no_new_privs = True
+        elif a == "--cap-drop":
+            spec.cap_drop.append(args.value(a, inline))
+        elif a in ("-h", "--help") and inline is None:
+            opts["help"] = True
+        elif is_option(raw):
+            args.unknown(raw)
+        else:
+            cmd = [raw] + args.rest()
+    if opts["help"]:
+        return opts
+    if cmd:
+        spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env, cwd))
+    for name, line in named:
+        import shlex   # only here: it imports re, which costs start-up time
+        try:
+            argv_ = shlex.split(line)
+        except ValueError as e:
+            raise LauncherError(f"bad -c {quote(name)}=...: {e}") from None
+        if not argv_:
+            raise LauncherError(f"container {quote(name)}: empty command")
+        spec.containers.append(ContainerSpec(name, argv_, env, cwd))
+    if not spec.containers:
+        opts["demo"] = True
+        if opts["detach"]:
+            raise LauncherError("the demo runs in the foreground: drop -d or give a command")
+        spec.name = spec.name or "demo"
+        if not grace_set:
+            spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
+        check_pod_name(spec.name)
+        if spec.network or spec.restart != "Never" or cwd is not None:
+            raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
+                                "(give a command to use the other options)")
+    else:
+        validate(spec)
+    check_sandbox(spec)
+    opts["spec"] = spec
+    return opts
+
+
+def launch(spec, detach):
+    """Runs a validated PodSpec: the `run` and `play` back end."""
+    from launcher.commands.common import open_store
+    from launcher.teardown import housekeeping
+    store = open_store()
+    housekeeping(store)
+    if detach:
+        from launcher.supervisor.detach import run_detached
+        print(run_detached(spec, store), flush=True)
+        return 0
+    from launcher.supervisor.driver import run_foreground
+    return run_foreground(spec, store)
+
+
+def main(opts):
+    if opts["demo"]:
+        from launcher.commands.common import open_store
+        from launcher.demo import demo
+        return demo(opts["spec"], open_store())
+    return launch(opts["spec"], opts["detach"])
