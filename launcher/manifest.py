@@ -18,12 +18,15 @@ import re
 from dataclasses import dataclass, field
 
 from launcher.errors import LauncherError
+from launcher.spec import MANIFEST_DEFAULT_GRACE as DEFAULT_GRACE_SECONDS
+from launcher.spec import MANIFEST_DEFAULT_RESTART as DEFAULT_RESTART_POLICY
+from launcher.spec import MAX_GRACE, RESTART_POLICIES, check_name
 
-RESTART_POLICIES = ("Always", "OnFailure", "Never")
-DEFAULT_RESTART_POLICY = "Always"   # Kubernetes' default
-DEFAULT_GRACE_SECONDS = 30          # Kubernetes' default terminationGracePeriodSeconds
-
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")             # DNS-1123 label
+# $(VAR) expansion can double a value at every variable (a 720-byte manifest
+# grew to 1.1 GB): one expanded string may not exceed what execve takes for
+# one argument (MAX_ARG_STRLEN), nor a container's all together its ARG_MAX.
+MAX_EXPANDED = 128 << 10
+MAX_CONTAINER_EXPANDED = 1 << 20
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")       # DNS-1123 subdomain
 _LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")                  # Kubernetes' rule
@@ -119,9 +122,9 @@ def parse(doc):
         raise ManifestError(f"spec.restartPolicy: {_show(policy)} is not one of "
                             f"{', '.join(RESTART_POLICIES)}")
     grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
-    if type(grace) is not int or grace < 0:
+    if type(grace) is not int or not 0 <= grace <= MAX_GRACE:
         raise ManifestError("spec.terminationGracePeriodSeconds: expected an integer "
-                            f">= 0, got {_show(grace)}")
+                            f"from 0 to {MAX_GRACE:g}, got {_show(grace)}")
     images = []
     inits = _containers(spec.get("initContainers"), "spec.initContainers", images,
                         required=False)
@@ -142,35 +145,39 @@ def parse(doc):
             warnings)
 
 
-def expand(text, env):
+def expand(text, env, limit=MAX_EXPANDED, where="value"):
     """Kubernetes' `$(VAR)` expansion (third_party/forked/golang/expansion):
     `$(NAME)` becomes env[NAME] when NAME is defined, else stays as written;
     `$$` becomes `$`; a `$` before anything else, or an unclosed `$(`, is
-    kept literally."""
+    kept literally. A result longer than `limit` characters is a
+    ManifestError naming `where`, raised as soon as it is known (the output
+    is never built past the limit)."""
     out = []
+    size = 0
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
         if ch != "$" or i + 1 == n:
-            out.append(ch)
-            i += 1
-            continue
-        nxt = text[i + 1]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-        elif nxt == "(":
-            close = text.find(")", i + 2)
-            if close < 0:
-                out.append("$(")
-                i += 2
-            else:
-                var = text[i + 2:close]
-                out.append(env[var] if var in env else "$(" + var + ")")
-                i = close + 1
+            piece, i = ch, i + 1
         else:
-            out.append("$" + nxt)
-            i += 2
+            nxt = text[i + 1]
+            if nxt == "$":
+                piece, i = "$", i + 2
+            elif nxt == "(":
+                close = text.find(")", i + 2)
+                if close < 0:
+                    piece, i = "$(", i + 2
+                else:
+                    var = text[i + 2:close]
+                    piece = env[var] if var in env else "$(" + var + ")"
+                    i = close + 1
+            else:
+                piece, i = "$" + nxt, i + 2
+        size += len(piece)
+        if size > limit:
+            raise ManifestError(f"{where}: expands to more than {limit // 1024} KiB "
+                                "(nested $(VAR) references)")
+        out.append(piece)
     return "".join(out)
 
 
@@ -251,7 +258,13 @@ def _container(value, path, images):
         raise ManifestError(f"container {name!r} ({path}) has no command: images are not "
                             "run, so give `command:` (args are appended to it)")
     env = _env(c.get("env"), f"{path}.env")
-    argv = tuple(expand(a, env) for a in command + args)
+    argv = tuple(expand(a, env, where=f"{path}.{'command' if i < len(command) else 'args'}"
+                        f"[{i if i < len(command) else i - len(command)}]")
+                 for i, a in enumerate(command + args))
+    total = sum(map(len, argv)) + sum(len(k) + len(v) for k, v in env.items())
+    if total > MAX_CONTAINER_EXPANDED:
+        raise ManifestError(f"{path}: command, args and env expand to more than "
+                            f"{MAX_CONTAINER_EXPANDED >> 20} MiB")
     if not argv[0]:
         raise ManifestError(f"{path}.command[0]: empty command")
     wd = c.get("workingDir")
@@ -291,7 +304,7 @@ def _env(value, path):
                                 "(quote it)")
         if "\0" in raw:
             raise ManifestError(f"{where}.value: NUL character")
-        env[name] = expand(raw, env)
+        env[name] = expand(raw, env, where=f"{where}.value")
     return env
 
 
@@ -334,10 +347,10 @@ def _name(value, path, what, required=False):
     the hostname, so a dotted subdomain is not accepted)."""
     if value is None and required:
         raise ManifestError(f"{path}: required")
-    if not isinstance(value, str) or not _LABEL.match(value):
-        raise ManifestError(f"{path}: invalid {what} name {_show(value)}: use lower-case "
-                            "letters, digits and '-', 1-63 characters, starting and ending "
-                            "with a letter or digit")
+    try:
+        check_name(what, value)
+    except LauncherError as e:
+        raise ManifestError(f"{path}: {e}") from None
     return value
 
 

@@ -1,19 +1,133 @@
-"""What a pod is made of, before anything is created: PodSpec and
-ContainerSpec, with every check that can be done without touching the system.
+"""What a pod is made of, before anything is created, and every vocabulary
+of the launcher declared once: restart policies, pause choices, name rules,
+signal sets, number bounds, log limits.
 
 The CLI (`run`, and `play` from a Pod manifest) builds a PodSpec; validate()
-rejects bad names, duplicates and empty commands up front, so set-up never
-starts for input that cannot work.
+rejects bad names, duplicates, empty commands and out-of-range numbers up
+front, so set-up never starts for input that cannot work. Numbers typed by
+users go through seconds()/integer(), which never raise anything but
+LauncherError, whatever the number of digits.
 """
+try:   # signal without its enum wrappers: importing enum costs ~4 ms of start-up
+    import _signal as signal
+except ImportError:   # not CPython
+    import signal
+
 from launcher.errors import LauncherError
 
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-RESTART_POLICIES = ("Never", "OnFailure", "Always")
+# Restart policies (Kubernetes' restartPolicy).
+ALWAYS, ON_FAILURE, NEVER = "Always", "OnFailure", "Never"
+RESTART_POLICIES = (ALWAYS, ON_FAILURE, NEVER)
+DEFAULT_RESTART = NEVER            # `run`: returns once every container exited
+MANIFEST_DEFAULT_RESTART = ALWAYS  # `play`: Kubernetes' default
+
 PAUSE_IMPLS = ("c", "cffi", "python")
+
+# Signals: what stops a pod's supervisor, and the faults no process may block
+# (the kernel kills a process that faults with them blocked). csrc/monitor.c
+# has the same two lists.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FAULT_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT,
+                 signal.SIGTRAP, signal.SIGSYS)
+
+# Bounds of the numbers users give.
+MAX_GRACE = 3600.0                 # seconds
+MAX_BACKOFF = 300.0
+DEFAULT_GRACE = 10.0
+MANIFEST_DEFAULT_GRACE = 30        # Kubernetes' terminationGracePeriodSeconds
+DEFAULT_BACKOFF = 10.0
+# Container logs, as the kubelet's containerLogMaxSize / containerLogMaxFiles.
+LOG_MAX_SIZE = 10 << 20
+LOG_MAX_FILES = 5
+MAX_LOG_SIZE = 1 << 40
+MAX_LOG_FILES = 100
+
+ID_SHOWN = 12                      # the hex digits of a pod id that `ps` shows
+
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_HEX = frozenset("0123456789abcdef")
+_DIGITS = frozenset("0123456789")
+
+
+def quote(value, limit=80):
+    """A user's string as it appears in a message: repr (so a newline never
+    splits the one line), cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
+def check_name(kind, name):
+    """Raises unless name is an RFC 1123 label (lower-case letters, digits,
+    '-', 1-63 characters, no '-' at either end). (No `re`: it costs start-up
+    time.)"""
+    if (not isinstance(name, str) or not 0 < len(name) <= 63 or name[0] == "-"
+            or name[-1] == "-" or not _LABEL_CHARS.issuperset(name)):
+        raise LauncherError(f"invalid {kind} name {quote(name)}: use lower-case letters, "
+                            "digits and '-', 1-63 characters, starting and ending "
+                            "with a letter or digit")
+
+
+def check_pod_name(name):
+    """A pod name is a label (it is also the hostname) that cannot be taken
+    for a pod id as `ps` prints it: not 12 or more hex digits only. (A
+    shorter all-hex name that is also a prefix of another pod's id is
+    refused when it is used: launcher/store/pods.py.)"""
+    check_name("pod", name)
+    if len(name) >= ID_SHOWN and _HEX.issuperset(name):
+        raise LauncherError(f"invalid pod name {quote(name)}: {ID_SHOWN} or more hex digits "
+                            "would read as a pod id; add a letter from g to z or a '-'")
+
+
+def number(what, text, lo, hi, integer=False):
+    """The number in `text` (str or number) within [lo, hi]; one clear
+    LauncherError otherwise, never OverflowError or ValueError, whatever
+    its length."""
+    if isinstance(text, bool):
+        raise LauncherError(f"bad {what} {quote(text)}: not a number")
+    if isinstance(text, (int, float)):
+        value = text
+    else:
+        s = str(text).strip()
+        if len(s) > 32:
+            raise LauncherError(f"bad {what} {quote(s)}: not a number from {lo:g} to {hi:g}")
+        try:
+            value = int(s) if integer else float(s)
+        except ValueError:
+            raise LauncherError(f"bad {what} {quote(s)}: not a number") from None
+    if integer and not isinstance(value, int):
+        raise LauncherError(f"bad {what} {quote(text)}: not a whole number")
+    try:
+        ok = lo <= value <= hi
+    except (OverflowError, TypeError):
+        ok = False
+    if not ok or value != value:
+        raise LauncherError(f"bad {what} {quote(text)}: use a number from {lo:g} to {hi:g}")
+    return value
+
+
+def seconds(what, text, hi=MAX_GRACE):
+    """A duration in seconds, 0 to hi."""
+    return float(number(what, text, 0, hi))
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "ki": 1 << 10, "m": 1 << 20, "mi": 1 << 20,
+               "g": 1 << 30, "gi": 1 << 30}
+
+
+def size(what, text, lo=1, hi=MAX_LOG_SIZE):
+    """A size in bytes: digits with an optional binary unit b, k/Ki, m/Mi,
+    g/Gi (any case), as podman's --log-opt max-size reads it."""
+    s = str(text).strip().lower()
+    digits = len(s) - len(s.lstrip("0123456789"))
+    head, unit = s[:digits], s[digits:]
+    if not head or unit not in _SIZE_UNITS or len(head) > 20:
+        raise LauncherError(f"bad {what} {quote(text)}: a size such as 10M, 512k or 1g")
+    return int(number(what, int(head) * _SIZE_UNITS[unit], lo, hi, integer=True))
 
 
 class ContainerSpec:
-    """One container: a name, the command (argv), extra environment, cwd."""
+    """One container: a name, the command (argv), extra environment, and
+    the working directory (None: /)."""
 
     def __init__(self, name, argv, env=None, cwd=None):
         self.name = name
@@ -36,12 +150,18 @@ class PodSpec:
     share pause's PID namespace, which pause to run, the init containers
     (run to completion, in order, first) and the containers, the stop grace
     period, the restart policy and its back-off base (seconds), the CNI
-    network (None: loopback only) and published ports ("HOST:POD[/proto]")."""
+    network (None: loopback only), published ports ("HOST:POD[/proto]"),
+    privileges, labels and the container log limits."""
+
+    FIELDS = ("name", "share_pid", "pause", "grace", "restart", "no_new_privs", "cap_drop",
+              "backoff", "network", "ports", "hostname", "labels", "log_max_size",
+              "log_max_files")
 
     def __init__(self, name=None, containers=(), share_pid=False, pause="c",
-                 grace=10.0, restart="Never", no_new_privs=False, cap_drop=(),
-                 init_containers=(), backoff=10.0, network=None, ports=(),
-                 hostname=None, labels=None):
+                 grace=DEFAULT_GRACE, restart=DEFAULT_RESTART, no_new_privs=False, cap_drop=(),
+                 init_containers=(), backoff=DEFAULT_BACKOFF, network=None, ports=(),
+                 hostname=None, labels=None, log_max_size=LOG_MAX_SIZE,
+                 log_max_files=LOG_MAX_FILES):
         self.name = name
         self.containers = list(containers)
         self.share_pid = share_pid
@@ -56,49 +176,38 @@ class PodSpec:
         self.ports = list(ports)
         self.hostname = hostname
         self.labels = dict(labels or {})
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
 
     def to_dict(self):
         """Plain data for the pod record."""
-        return {"name": self.name, "share_pid": self.share_pid, "pause": self.pause,
-                "grace": self.grace, "restart": self.restart,
-                "no_new_privs": self.no_new_privs, "cap_drop": self.cap_drop,
-                "backoff": self.backoff, "network": self.network, "ports": self.ports,
-                "hostname": self.hostname, "labels": self.labels,
-                "init_containers": [c.to_dict() for c in self.init_containers],
-                "containers": [c.to_dict() for c in self.containers]}
+        d = {k: getattr(self, k) for k in self.FIELDS}
+        d["init_containers"] = [c.to_dict() for c in self.init_containers]
+        d["containers"] = [c.to_dict() for c in self.containers]
+        return d
 
     @classmethod
     def from_dict(cls, d):
         """The inverse of to_dict."""
-        return cls(d["name"], [ContainerSpec.from_dict(c) for c in d["containers"]],
-                   d["share_pid"], d["pause"], d["grace"], d["restart"],
-                   d.get("no_new_privs", False), d.get("cap_drop", ()),
-                   [ContainerSpec.from_dict(c) for c in d.get("init_containers", ())],
-                   d.get("backoff", 10.0), d.get("network"), d.get("ports", ()),
-                   d.get("hostname"), d.get("labels"))
+        spec = cls(**{k: d[k] for k in cls.FIELDS if k in d})
+        spec.containers = [ContainerSpec.from_dict(c) for c in d["containers"]]
+        spec.init_containers = [ContainerSpec.from_dict(c) for c in d.get("init_containers", ())]
+        return spec
 
-
-def check_name(kind, name):
-    """Raises unless name is an RFC 1123 label (lower-case letters, digits,
-    '-', 1-63 characters, no '-' at either end): the pod name is also the
-    hostname. (No `re`: it costs start-up time.)"""
-    if (not isinstance(name, str) or not 0 < len(name) <= 63 or name[0] == "-"
-            or name[-1] == "-" or not _LABEL_CHARS.issuperset(name)):
-        raise LauncherError(f"invalid {kind} name {name!r}: use lower-case letters, "
-                            "digits and '-', 1-63 characters, starting and ending "
-                            "with a letter or digit")
+    def all_containers(self):
+        return self.init_containers + self.containers
 
 
 def validate(spec):
     """Checks a whole PodSpec; raises LauncherError on the first problem."""
     if spec.name is not None:
-        check_name("pod", spec.name)
+        check_pod_name(spec.name)
     if not spec.containers:
         raise LauncherError("no container: give a command after '--' or -c NAME='CMD'")
     if spec.hostname is not None:
         check_name("host", spec.hostname)
     seen = set()
-    for c in spec.init_containers + spec.containers:
+    for c in spec.all_containers():
         check_name("container", c.name)
         if c.name in seen:
             raise LauncherError(f"duplicate container name {c.name!r}")
@@ -107,16 +216,22 @@ def validate(spec):
             raise LauncherError(f"container {c.name!r}: empty command")
         for k in c.env:
             if not k or "=" in k or "\0" in k:
-                raise LauncherError(f"container {c.name!r}: invalid variable name {k!r}")
-        for arg in list(c.argv) + list(c.env.values()):
+                raise LauncherError(f"container {c.name!r}: invalid variable name {quote(k)}")
+        for arg in list(c.argv) + list(c.env.values()) + [c.cwd or "/"]:
             if "\0" in arg:
-                raise LauncherError(f"container {c.name!r}: NUL byte in command or env")
+                raise LauncherError(f"container {c.name!r}: NUL byte in command, env or "
+                                    "working directory")
+        if c.cwd is not None and not c.cwd.startswith("/"):
+            raise LauncherError(f"container {c.name!r}: working directory {quote(c.cwd)} "
+                                "is not an absolute path")
     if spec.restart not in RESTART_POLICIES:
-        raise LauncherError(f"invalid restart policy {spec.restart!r}: "
+        raise LauncherError(f"invalid restart policy {quote(spec.restart)}: "
                             f"use one of {', '.join(RESTART_POLICIES)}")
-    if not (0 <= spec.grace <= 3600):
-        raise LauncherError(f"invalid grace period {spec.grace}: 0 to 3600 seconds")
-    if not (0 < spec.backoff <= 300):
-        raise LauncherError(f"invalid back-off {spec.backoff}: more than 0, at most 300 seconds")
+    number("grace period", spec.grace, 0, MAX_GRACE)
+    if not 0 < spec.backoff <= MAX_BACKOFF:
+        raise LauncherError(f"invalid back-off {spec.backoff:g}: more than 0, at most "
+                            f"{MAX_BACKOFF:g} seconds")
+    number("log size", spec.log_max_size, 1024, MAX_LOG_SIZE, integer=True)
+    number("log file count", spec.log_max_files, 1, MAX_LOG_FILES, integer=True)
     if spec.ports and not spec.network:
         raise LauncherError("-p needs a network: add --network NAME (e.g. --network bridge)")
