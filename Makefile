@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip -q --disable-pip-version-check
-SOURCES := setup.py pyproject.toml pause/_version.py pause/_build_core.py $(wildcard csrc/*.c csrc/*.h csrc/*.sh launcher/_build_ns.py)
+SOURCES := setup.py pyproject.toml pause/_version.py pause/_build_core.py $(wildcard csrc/*.c csrc/*.h csrc/*.sh launcher/runtime/_build_sys.py)
 
 .PHONY: demo test build system bench bench-quick image clean
 
@@ -43,4 +43,4 @@ image: build
 	sh scripts/build-image.sh
 
 clean:
-	rm -rf build dist *.egg-info pause/bin pause/_core*.so launcher/_nsc*.so $(VENV)
+	rm -rf build dist *.egg-info pause/bin pause/_core*.so launcher/runtime/_sys*.so $(VENV)

@@ -4,7 +4,7 @@ through its Python package the same way)."""
 import os
 import subprocess
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 from distutils.command.build_scripts import build_scripts  # setuptools ships distutils
 
@@ -39,9 +39,7 @@ class BuildScripts(build_scripts):
             self.copy_file(script, os.path.join(self.build_dir, os.path.basename(script)))
 
 
-CFFI_MODULES = ["pause/_build_core.py:ffibuilder"]
-if os.path.exists(os.path.join(HERE, "launcher", "_build_ns.py")):
-    CFFI_MODULES.append("launcher/_build_ns.py:ffibuilder")
+CFFI_MODULES = ["pause/_build_core.py:ffibuilder", "launcher/runtime/_build_sys.py:ffibuilder"]
 
 setup(
     name="pod-sandbox",
@@ -50,8 +48,8 @@ setup(
                 "and a pytest plugin for zombie-reaping tests",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=["pause", "pause.testing", "launcher"],
-    package_data={"pause": ["bin/pause"]},
+    packages=find_packages(include=["pause", "pause.*", "launcher", "launcher.*"]),
+    package_data={"pause": ["bin/pause", "bin/pod-monitor"], "launcher.net": ["netconf/*"]},
     setup_requires=["cffi>=1.15"],
     install_requires=["cffi>=1.15", "python-prctl>=1.8", "PyYAML>=6"],
     extras_require={

@@ -4,7 +4,8 @@
 set -eu
 packages="libcap-dev musl-tools gcc make python3-venv iproute2 iptables procps util-linux
           tini dumb-init catatonit bubblewrap podman runc busybox-static
-          containernetworking-plugins hyperfine strace"
+          containernetworking-plugins hyperfine strace
+          skopeo umoci mmdebstrap uidmap passt slirp4netns crun"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
