@@ -167,3 +167,13 @@ def in_sigwait(pid):
             return "sigtimedwait" in f.read()
     except OSError:
         return False
+
+
+def in_poll(pid):
+    """True while pid sleeps in poll() (its kernel wait channel): the pod
+    monitor sits idle in its loop."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "poll" in f.read()
+    except OSError:
+        return False

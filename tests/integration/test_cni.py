@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from launcher import cni, cni_store
+from launcher.net import cni
+from launcher.net import store as cni_store  # noqa: E402
 from launcher.proc import live_start
 
 REAL_PLUGINS = "/usr/lib/cni"
@@ -484,7 +485,7 @@ def test_check_passes_then_reports_a_missing_interface(lab):
 
 ADD_THEN_DIE = r"""
 import os, signal, sys
-from launcher import cni
+from launcher.net import cni
 state, sid, netns, conf_dir, name, plugin_path, ports = sys.argv[1:8]
 net = cni.load(name, dirs=[conf_dir], plugin_path=plugin_path.split(":"))
 cni.add(net, sid, netns, port_mappings=ports.split(",") if ports else (), state_dir=state,
@@ -494,7 +495,8 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 RECORD_THEN_DIE = r"""
 import os, signal, sys
-from launcher import cni, cni_store
+from launcher.net import cni
+from launcher.net import store as cni_store  # noqa: E402
 state, sid, netns, conf_dir, name, plugin_path = sys.argv[1:7]
 net = cni.load(name, dirs=[conf_dir], plugin_path=plugin_path.split(":"))
 os.makedirs(state, exist_ok=True)
@@ -596,7 +598,7 @@ def test_delete_refuses_while_another_live_process_is_adding(lab):
 
 DRIVER = r"""
 import ctypes, json, os, signal, sys, time
-from launcher import cni
+from launcher.net import cni
 job = json.loads(sys.argv[1])
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
 worker = os.fork()

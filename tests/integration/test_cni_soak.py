@@ -21,7 +21,8 @@ from test_cni import MISSING, driver_argv, allocations, lab, links_of, nat_rules
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason="needs " + ", ".join(MISSING)), pytest.mark.slow]
 
-from launcher import cni, cni_store  # noqa: E402
+from launcher.net import cni
+from launcher.net import store as cni_store  # noqa: E402
 
 SANDBOXES = int(os.environ.get("CNI_SOAK_SANDBOXES", "60"))
 BUDGET = float(os.environ.get("CNI_SOAK_BUDGET", "300"))   # catches a hang, not a slow host

@@ -3,6 +3,7 @@ the foreground launcher itself), the pod ends up exited or dead, `launcher
 rm` cleans it, and no process, proc mount or state file is left (the `lx`
 fixture's teardown checks processes by their environment, the state dir and
 the host's proc mounts)."""
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from test_launcher import first_line, lx, ns_holders, wait_for  # noqa: F401  (lx is a fixture)
+from launcher_env import first_line, ns_holders, wait_for  # noqa: F401
 
 
 def _state(lx, pod):
@@ -150,21 +151,34 @@ def test_sigkill_of_the_launcher_at_any_point_of_setup(lx, detach):
         assert lx.pod_files() == []
 
 
-def test_a_supervisor_that_cannot_resume_leaves_a_dead_pod_that_says_why(lx):
+@pytest.mark.parametrize("state, why", [
+    (b"not a pickle", "corrupt (not JSON)"),
+    (b'{"version": 99, "kind": "supervisor-state", "pod": {}}', "record version 99 is not supported"),
+    (b'{"version": 1, "kind": "supervisor-state"}', "supervisor.json is malformed"),
+    (b"\x80\x04\x95" + b"x" * 40, "corrupt (not JSON)"),   # a pickle is never loaded
+], ids=["garbage", "newer-version", "missing-fields", "pickle"])
+def test_a_supervisor_that_cannot_resume_leaves_a_dead_pod_that_says_why(lx, state, why):
     """If the monitor execs the supervisor back and it cannot take its state
-    over (here: the state file is garbage), the pod's processes die with it,
-    `inspect` shows the pod dead with the reason, and `rm` cleans up."""
+    over (garbage, a version it does not know, a record missing its data),
+    the pod's processes die with it, `inspect` shows the pod dead with the
+    one-line reason, and `rm` cleans up. The state is versioned JSON: data
+    only, nothing is unpickled."""
     pod = lx.ok("run", "-d", "--name", "broken", "--", "sleep", "60").strip()
     st = lx.inspect(pod)
     if st["supervisor"]["kind"] != "monitor":
         pytest.skip("pause/bin/pod-monitor is not built (csrc/build-static.sh)")
-    assert wait_for(lambda: os.path.exists(os.path.join(st["dir"], "supervisor.state")), 5)
-    with open(os.path.join(st["dir"], "supervisor.state"), "wb") as f:
-        f.write(b"not a pickle")
+    path = os.path.join(st["dir"], "supervisor.json")
+    assert wait_for(lambda: os.path.exists(path), 5)
+    with open(path, "rb") as f:
+        saved = json.load(f)
+    assert saved["version"] == 1 and saved["kind"] == "supervisor-state"
+    with open(path, "wb") as f:
+        f.write(state)
     os.kill(st["containers"][0]["pid"], signal.SIGKILL)   # wakes the monitor
     assert wait_for(lambda: _state(lx, pod) == "dead", 10)
     dead = lx.inspect(pod)
     assert dead["supervisor"]["error"].startswith("launcher: cannot resume the pod:")
+    assert why in dead["supervisor"]["error"], dead["supervisor"]["error"]
     sandbox_ns = {k: st["namespaces"][k] for k in ("net", "ipc", "uts", "pid")}   # pause shares the host's mnt
     assert wait_for(lambda: not ns_holders(sandbox_ns), 5)
     lx.ok("rm", pod)
@@ -180,8 +194,10 @@ def test_a_remover_killed_half_way_leaves_nothing_housekeeping_cannot_finish(lx)
     st = lx.inspect(pod)
     lx.ok("stop", pod)
     assert lx.inspect(pod)["state"] == "exited"
-    from launcher import ns
-    ns.pin(os.getpid(), st["dir"])   # mounts in the directory, as a dead pod's pins would be
+    from launcher.runtime import namespaces
+    fd = os.open(st["dir"], os.O_RDONLY | os.O_DIRECTORY)
+    namespaces.pin(os.getpid(), fd, st["dir"])   # mounts in the directory, as a dead pod's pins would be
+    os.close(fd)
     gone = os.path.join(lx.statedir, ".tmp-" + pod)
     os.rename(st["dir"], gone)
     assert lx.ps() == []

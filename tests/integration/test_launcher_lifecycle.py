@@ -15,15 +15,16 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from test_launcher import REPO, Launcher, lx, wait_for  # noqa: F401  (lx is a fixture)
+from launcher_env import REPO, Launcher, wait_for  # noqa: F401
 
 PAUSE = os.path.join(REPO, "pause", "bin", "pause")
 
 
 def events(st, kind=None):
-    """The pod's event types (or those of one type) from inspect."""
+    """The pod's events (or those of one type) from inspect, a repeated
+    event (aggregated, with a count) once per occurrence."""
     evs = st["lifecycle"]["events"]
-    return [e for e in evs if kind is None or e["type"] == kind]
+    return [e for e in evs if kind is None or e["type"] == kind for _ in range(e.get("count", 1))]
 
 
 def runs_of(path):

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from launcher.proc import live_start as proc_start
-from test_launcher import PY, REPO, cmd, first_line, lx, wait_for  # noqa: F401  (lx is a fixture)
+from launcher_env import PY, REPO, cmd, first_line, wait_for  # noqa: F401
 
 REAL_PLUGINS = "/usr/lib/cni"
 HOST_LOCAL_DIR = "/var/lib/cni/networks"
@@ -960,7 +960,7 @@ def test_publish_value_is_published_or_refused_in_one_line(net, text):
 # interleaving the soak hits now and then, made certain.
 HOOKED_GC = r"""
 import os, sys, time
-from launcher import cni_store
+from launcher.net import store as cni_store
 scan = cni_store.all_records
 def paused(state_dir):
     records = scan(state_dir)

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from test_launcher import REPO, lx, wait_for  # noqa: F401  (lx is a fixture)
+from launcher_env import REPO, wait_for  # noqa: F401
 from test_launcher_net import (MISSING, PORTS, allocations, cni_records, link_exists, nat_lines,  # noqa: F401
                                net, nsfs_mounts_under, parse_log, proc_start, veths_of)  # (net is a fixture)
 

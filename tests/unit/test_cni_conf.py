@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from launcher import cni, cni_conf, cni_store, proc
+from launcher import proc
+from launcher.net import cni
+from launcher.net import conf as cni_conf
+from launcher.net import store as cni_store
 
 PLUGINS = "/usr/lib/cni"
 HAVE_PLUGINS = all(os.access(os.path.join(PLUGINS, p), os.X_OK) for p in ("bridge", "host-local", "portmap"))
