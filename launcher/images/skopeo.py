@@ -52,7 +52,8 @@ class Copy:
 
 
 def start(source, dest, platform=None, timeout=DEFAULT_TIMEOUT):
-    """Starts the copy of copy(); returns a Copy to wait() for."""
+    """Starts the copy of copy(); returns a Copy to wait() for. skopeo's own
+    temp files go to a skopeo-tmp dir next to dest."""
     platform = platform or plat.host()
     os_, arch, variant = plat.parse(platform)
     argv = ["skopeo", "--command-timeout", f"{int(timeout)}s", "--override-os", os_,
@@ -61,9 +62,14 @@ def start(source, dest, platform=None, timeout=DEFAULT_TIMEOUT):
         argv += ["--override-variant", variant]
     argv += ["copy", "--quiet", "--dest-decompress", "--remove-signatures",
              source.skopeo_arg(), f"dir:{dest}"]
+    # skopeo extracts archives into $TMPDIR (default /var/tmp) and leaves its
+    # temp dir behind when it fails or is killed: keep it inside our work dir.
+    tmp = os.path.join(os.path.dirname(dest), "skopeo-tmp")
+    os.makedirs(tmp, mode=0o700, exist_ok=True)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, errors="replace")
+                                stderr=subprocess.PIPE, text=True, errors="replace",
+                                env=dict(os.environ, TMPDIR=tmp))
     except FileNotFoundError:
         raise LauncherError("skopeo is not installed (apt-get install skopeo)") from None
     return Copy(source, platform, timeout, proc)

@@ -205,3 +205,15 @@ def test_layouts_made_by_layout_with(tmp_path, root):
     """The crafted-layout helper makes pullable images (used by other tests)."""
     layout = layout_with(tmp_path / "one", [Tar().file("a", b"b").bytes()])
     assert pull.pull(f"oci:{layout}:latest", root).names == ["localhost/one:latest"]
+
+
+def test_skopeo_temp_files_stay_in_the_store(root, tmp_path, monkeypatch):
+    """skopeo's temp dirs (it extracts an oci-archive into $TMPDIR, and
+    leaves the dir when it fails) land in the pull's work dir, removed with
+    it, never in the machine's /var/tmp."""
+    spy = tmp_path / "machine-tmp"
+    spy.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spy))
+    with pytest.raises(LauncherError):
+        pull.pull(f"oci-archive:{tmp_path / 'missing.tar'}", root)
+    assert list(spy.iterdir()) == [] and os.listdir(os.path.join(root, "tmp")) == []
