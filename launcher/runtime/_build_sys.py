@@ -40,6 +40,19 @@ int sys_pivot_root(const char *new_root, const char *put_old);
 #define PR_SET_PDEATHSIG ...
 #define PR_SET_CHILD_SUBREAPER ...
 #define PR_SET_NO_NEW_PRIVS ...
+
+/* rootfs and users (launcher/runtime/rootfs.py, users.py) */
+int sys_openat2(int dirfd, const char *path, unsigned long long flags,
+                unsigned long long mode, unsigned long long resolve);
+long sys_fstatfs_type(int fd);
+int sys_cap_effective_from_permitted(void);
+
+#define RESOLVE_NO_XDEV ...
+#define RESOLVE_NO_MAGICLINKS ...
+#define RESOLVE_NO_SYMLINKS ...
+#define RESOLVE_BENEATH ...
+#define RESOLVE_IN_ROOT ...
+#define PR_SET_KEEPCAPS ...
 """
 
 SOURCE = """
@@ -84,6 +97,52 @@ static int sys_loopback_up(void)
 static int sys_pivot_root(const char *new_root, const char *put_old)
 {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+/* rootfs and users (launcher/runtime/rootfs.py, users.py) */
+#include <linux/openat2.h>
+#include <linux/capability.h>
+#include <sys/vfs.h>
+
+/* glibc 2.36 has no wrapper for openat2(2) (Linux >= 5.6): the open_how
+ * struct is filled here so cffi needs no struct declaration. */
+static int sys_openat2(int dirfd, const char *path, unsigned long long flags,
+                       unsigned long long mode, unsigned long long resolve)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* The filesystem magic (statfs f_type) of fd's filesystem, -1/errno on
+ * failure: os.fstatvfs does not report it. */
+static long sys_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) == -1)
+        return -1;
+    return (long)st.f_type;
+}
+
+/* Copies the permitted capability set into the effective one (capget +
+ * capset, no libcap): after setresuid() to a non-root user with
+ * PR_SET_KEEPCAPS the effective set is empty, and the steps that follow
+ * (dropping from the bounding set) need CAP_SETPCAP back. */
+static int sys_cap_effective_from_permitted(void)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+    memset(&hdr, 0, sizeof hdr);
+    memset(data, 0, sizeof data);
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    if (syscall(SYS_capget, &hdr, data) == -1)
+        return -1;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    return (int)syscall(SYS_capset, &hdr, data);
 }
 """
 

@@ -95,3 +95,75 @@ def loopback_up():
     """Brings `lo` of the caller's network namespace up (an ioctl on a socket
     made inside it: no `ip` command, no netlink)."""
     _check(lib.sys_loopback_up(), "bringing loopback up")
+
+
+# -- rootfs and users (launcher/runtime/rootfs.py, users.py) -----------------
+
+RESOLVE_NO_XDEV = lib.RESOLVE_NO_XDEV
+RESOLVE_NO_MAGICLINKS = lib.RESOLVE_NO_MAGICLINKS
+RESOLVE_NO_SYMLINKS = lib.RESOLVE_NO_SYMLINKS
+RESOLVE_BENEATH = lib.RESOLVE_BENEATH
+RESOLVE_IN_ROOT = lib.RESOLVE_IN_ROOT
+
+PROC_SUPER_MAGIC = 0x9FA0
+SYSFS_MAGIC = 0x62656572
+TMPFS_MAGIC = 0x01021994
+OVERLAYFS_SUPER_MAGIC = 0x794C7630
+
+
+def openat2(dirfd, path, flags, resolve, mode=0):
+    """openat2(2) (Linux >= 5.6): opens path relative to dirfd under the
+    RESOLVE_* rules (RESOLVE_IN_ROOT: dirfd is "/" for every absolute
+    symlink and "..", so nothing outside it is reached). Raises OSError
+    like os.open, not LauncherError: the callers act on the errno (a
+    missing mount point is created, ELOOP/EXDEV name an escape)."""
+    fd = lib.sys_openat2(dirfd, path.encode(), flags, mode, resolve)
+    if fd == -1:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err), path)
+    return fd
+
+
+def fstatfs_type(fd):
+    """The filesystem magic (statfs f_type) of fd's filesystem; OSError."""
+    t = lib.sys_fstatfs_type(fd)
+    if t == -1:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err))
+    return t & 0xFFFFFFFF
+
+
+def fd_path(fd):
+    """The path that mount(2) and friends follow to the object behind fd
+    (/proc/self/fd/N: no name is resolved again, runc's fix for
+    CVE-2021-30465)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def mount_fd(source, target_fd, fstype, flags, data, what):
+    """mount(2) onto the object behind target_fd; source is None, a string
+    (a filesystem's source name) or an fd (a bind mount's source). Errors
+    name `what` (e.g. "mount tmpfs on '/dev'")."""
+    src = ffi.NULL if source is None else (fd_path(source) if isinstance(source, int)
+                                           else source).encode()
+    typ = ffi.NULL if fstype is None else fstype.encode()
+    dat = ffi.NULL if data is None else data.encode()
+    _check(lib.mount(src, fd_path(target_fd).encode(), typ, flags, dat), what)
+
+
+def unmount(target, flags, what):
+    """umount2(2), every failure an error naming `what` (detach() above
+    tolerates a path that is not a mount point; pivot_root's old root must
+    really go)."""
+    _check(lib.umount2(target.encode(), flags), what)
+
+
+def set_keepcaps(on):
+    """PR_SET_KEEPCAPS: the permitted capabilities survive a setuid away
+    from root (the effective set is cleared anyway)."""
+    _check(lib.sys_prctl(lib.PR_SET_KEEPCAPS, 1 if on else 0), "prctl(PR_SET_KEEPCAPS)")
+
+
+def cap_effective_from_permitted():
+    """Raises every permitted capability into the effective set."""
+    _check(lib.sys_cap_effective_from_permitted(), "capset")
