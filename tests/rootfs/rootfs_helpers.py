@@ -22,17 +22,18 @@ class Result:
         return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
-def child_argv(plan, script, user=None, env=None, argv=None):
+def child_argv(plan, script, user=None, env=None, argv=None, caps=()):
     spec = {"plan": plan.to_dict(), "argv": argv or ["/bin/sh", "-c", script], "env": env,
-            "user": user.to_dict() if user is not None else None}
+            "user": user.to_dict() if user is not None else None, "caps": list(caps)}
     return UNSHARE + [sys.executable, "-I", CHILD, json.dumps(spec)]
 
 
-def run(plan, script, user=None, env=None, timeout=30):
-    """Runs `script` with the image's /bin/sh as a container of `plan`;
-    returns its Result once it exited."""
-    r = subprocess.run(child_argv(plan, script, user, env), capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+def run(plan, script, user=None, env=None, caps=(), timeout=30):
+    """Runs `script` with the image's /bin/sh as a container of `plan`
+    (as `user`, a UserSpec, with `caps` dropped); returns its Result once
+    it exited."""
+    r = subprocess.run(child_argv(plan, script, user, env, caps=caps), capture_output=True,
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return Result(r.returncode, r.stdout, r.stderr)
 
 
@@ -60,11 +61,14 @@ def mount_points():
         return sorted(line.split()[4] for line in f)
 
 
-def host_mounts():
+def host_mounts(*also):
     """The host's mount table, less what concurrent test sessions of other
-    engineers may be mounting under their own temporary directories."""
-    return [p for p in mount_points() if not p.startswith(("/tmp/pytest-of-", "/run/",
-                                                           "/var/lib/containers/"))]
+    engineers may be mounting under their own temporary directories (but
+    with whatever is at or below the paths `also`)."""
+    also = tuple(str(a) for a in also)
+    return [p for p in mount_points()
+            if not p.startswith(("/tmp/pytest-of-", "/run/", "/var/lib/containers/"))
+            or any(p == a or p.startswith(a + "/") for a in also)]
 
 
 def tree(path):

@@ -33,10 +33,10 @@ def untouched(victim):
     """Asserts, after the test, that the victim directory, the host's /
     entries and /etc/hosts, and the host's mount table are unchanged."""
     before = (tree(str(victim)), sorted(os.listdir("/")), open("/etc/hosts", "rb").read(),
-              os.stat("/etc/hosts").st_ino, host_mounts())
+              os.stat("/etc/hosts").st_ino, host_mounts(victim))
     yield victim
     after = (tree(str(victim)), sorted(os.listdir("/")), open("/etc/hosts", "rb").read(),
-             os.stat("/etc/hosts").st_ino, host_mounts())
+             os.stat("/etc/hosts").st_ino, host_mounts(victim))
     assert after == before
 
 
