@@ -455,12 +455,12 @@ class PodFS:
         base = os.path.join(self.storage_dir, CONTAINERS, name)
         return tuple(os.path.join(base, sub) for sub in (UPPER, WORK, MERGED))
 
-    def rootfs_plan(self, lowerdirs, name, volume_mounts=(), *, read_only=False, hide=(),
-                    proc=True):
+    def rootfs_plan(self, lowerdirs, name, volume_mounts=(), **options):
         """Makes container `name`'s fresh dirs and returns its RootfsPlan:
         lowerdirs topmost first (Image.layers reversed), the pod's shm and
         etc files, each VolumeMount onto its volume's source (make_volumes
-        first)."""
+        first); `options` are RootfsPlan's (read_only, hide, proc,
+        propagation, masked, readonly_paths)."""
         lowerdirs = list(lowerdirs)
         upper, work, merged = self.prepare_container(name, lowerdirs[0] if lowerdirs else None)
         plan_mounts = []
@@ -470,9 +470,8 @@ class PodFS:
             plan_mounts.append(rootfs.Mount(vm.mount_path, self.sources[vm.name],
                                             read_only=vm.read_only, sub_path=vm.sub_path,
                                             name=f"volume {vm.name!r}"))
-        return rootfs.RootfsPlan(lowerdirs, upper, work, merged, read_only=read_only,
-                                 shm=self.shm, etc=self.etc_files(), mounts=plan_mounts,
-                                 proc=proc, hide=hide)
+        return rootfs.RootfsPlan(lowerdirs, upper, work, merged, shm=self.shm,
+                                 etc=self.etc_files(), mounts=plan_mounts, **options)
 
 
 def check_host_path(path, typ, field):
