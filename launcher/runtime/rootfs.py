@@ -332,6 +332,30 @@ def _walk(st, parts, kind, resolve, what):
     return done
 
 
+def _make_last(st, parts, kind, resolve, what):
+    """The common case of a missing mount point: its directory is there and
+    only the last component is missing (not a dangling symlink): made in
+    the directory fd resolution gave, then opened. None: take the walk."""
+    try:
+        parent = _openat2(st.root_fd, "/".join(parts[:-1]), resolve, os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        try:
+            os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+            return None   # there, so a dangling symlink
+        except FileNotFoundError:
+            _create(parent, parts[-1], kind, what, "/" + "/".join(parts))
+        fd = _openat2(st.root_fd, "/".join(parts), resolve)
+        return fd, _resolved(st, fd, what)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _fail(what, _why(e, "/" + "/".join(parts), resolve)) from None
+    finally:
+        os.close(parent)
+
+
 def _mount_point(st, dest, kind, resolve, what):
     """An O_PATH fd on the mount point for dest inside the rootfs, and its
     components as resolved. Whatever is missing on the way is made (a
@@ -348,6 +372,9 @@ def _mount_point(st, dest, kind, resolve, what):
         pass
     except OSError as e:
         raise _fail(what, _why(e, dest, resolve)) from None
+    made = _make_last(st, parts, kind, resolve, what)
+    if made is not None:
+        return made
     parts = _walk(st, parts, kind, resolve, what)
     if not parts:
         raise _fail(what, "resolves to the container's root directory (refused)")
@@ -513,6 +540,8 @@ def mount_dev(plan, st):
                 raise _fail(what, f"mknod /dev/{name}: {e.strerror}") from None
         for name, target in DEV_LINKS:
             os.symlink(target, name, dir_fd=dev)
+        for name in ("pts", "shm", "mqueue"):   # the next steps' mount points
+            os.mkdir(name, 0o755, dir_fd=dev)
     finally:
         os.umask(old)
         os.close(dev)
