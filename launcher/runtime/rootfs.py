@@ -228,10 +228,10 @@ class RootfsPlan:
 class _State:
     """What the steps share: an O_PATH fd on the rootfs (the overlay's
     root), its (st_dev, st_ino), the fds to close at the end."""
-    __slots__ = ("root_fd", "root_id", "merged", "fds")
+    __slots__ = ("root_fd", "root_id", "fds")
 
-    def __init__(self, merged):
-        self.root_fd, self.root_id, self.merged, self.fds = -1, None, merged, []
+    def __init__(self):
+        self.root_fd, self.root_id, self.fds = -1, None, []
 
     def keep(self, fd):
         self.fds.append(fd)
@@ -346,8 +346,7 @@ def _make_last(st, parts, kind, resolve, what):
             return None   # there, so a dangling symlink
         except FileNotFoundError:
             _create(parent, parts[-1], kind, what, "/" + "/".join(parts))
-        fd = _openat2(st.root_fd, "/".join(parts), resolve)
-        return fd, _resolved(st, fd, what)
+        return _openat2(st.root_fd, "/".join(parts), resolve), parts
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -357,8 +356,11 @@ def _make_last(st, parts, kind, resolve, what):
 
 
 def _mount_point(st, dest, kind, resolve, what):
-    """An O_PATH fd on the mount point for dest inside the rootfs, and its
-    components as resolved. Whatever is missing on the way is made (a
+    """An O_PATH fd on the mount point for dest inside the rootfs, and the
+    components that open it again the same way (to reach the mount made
+    on it: resolution gives the same object twice, the image being static
+    and no other process in this mount namespace). Whatever is missing on
+    the way is made (a
     directory, or an empty file for a file mount), dangling symlinks
     followed inside the rootfs (an image's /etc/resolv.conf ->
     /run/systemd/resolve/stub-resolv.conf)."""
@@ -366,8 +368,7 @@ def _mount_point(st, dest, kind, resolve, what):
     if not parts:
         raise _fail(what, "is the container's root directory")
     try:
-        fd = _openat2(st.root_fd, "/".join(parts), resolve)
-        return fd, _resolved(st, fd, what)
+        return _openat2(st.root_fd, "/".join(parts), resolve), parts
     except FileNotFoundError:
         pass
     except OSError as e:
@@ -382,17 +383,6 @@ def _mount_point(st, dest, kind, resolve, what):
         return _openat2(st.root_fd, "/".join(parts), STRICT), parts
     except OSError as e:
         raise _fail(what, _why(e, "/" + "/".join(parts), STRICT)) from None
-
-
-def _resolved(st, fd, what):
-    """The components inside the rootfs of what fd was opened as (its
-    path in our mount namespace, below the rootfs)."""
-    where = os.readlink(syscalls.fd_path(fd))
-    if where == st.merged:
-        return []
-    if not where.startswith(st.merged + "/"):
-        raise _fail(what, "resolves outside the container's root")   # cannot happen
-    return where[len(st.merged) + 1:].split("/")
 
 
 def _check_target(st, fd, kind, what, kernel_fs_ok=False):
@@ -512,7 +502,6 @@ def mount_rootfs(plan, st):
     finally:
         os.close(target)
     st.root_fd = st.keep(os.open(plan.merged, _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW))
-    st.merged = os.readlink(syscalls.fd_path(st.root_fd))   # canonical, as _resolved reads it
     if syscalls.fstatfs_type(st.root_fd) != syscalls.OVERLAYFS_SUPER_MAGIC:
         raise _fail(what, "the overlay is not what the merged dir shows")
     s = os.fstat(st.root_fd)
@@ -757,7 +746,7 @@ def setup(plan, trace=None):
     network namespaces: builds the container's mounts and makes the rootfs
     its / (cwd "/"). trace, a list, gets (step, seconds) per step.
     LauncherError (one line naming the mount) on any failure."""
-    st = _State(plan.merged)
+    st = _State()
     try:
         for name, step in STEPS:
             t0 = time.perf_counter() if trace is not None else 0
