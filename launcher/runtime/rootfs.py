@@ -360,10 +360,9 @@ def _mount_point(st, dest, kind, resolve, what):
     components that open it again the same way (to reach the mount made
     on it: resolution gives the same object twice, the image being static
     and no other process in this mount namespace). Whatever is missing on
-    the way is made (a
-    directory, or an empty file for a file mount), dangling symlinks
-    followed inside the rootfs (an image's /etc/resolv.conf ->
-    /run/systemd/resolve/stub-resolv.conf)."""
+    the way is made (a directory, or an empty file for a file mount),
+    dangling symlinks followed inside the rootfs (an image's
+    /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf)."""
     parts = container_path(dest, what)
     if not parts:
         raise _fail(what, "is the container's root directory")
