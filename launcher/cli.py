@@ -21,9 +21,17 @@ usage: launcher COMMAND [OPTIONS]     (launcher COMMAND --help: its options)
   inspect [--check] POD         a pod as JSON (--check: CNI CHECK of its network)
   exec POD [-c NAME] [-e K=V] [-w DIR] -- CMD ARGS   run CMD in a pod's container
   logs POD [-c NAME] [-f] [--tail N]   print container output
+  stats [POD...] [--no-stream]  CPU, memory and pids of running pods (from their cgroups)
   stop POD...                   stop pods (TERM, grace, KILL)
   rm [-f] POD...                remove stopped pods (-f: stop them first)
-  gc                            release what dead pods hold (IPs, mounts), remove them
+  gc                            release what dead pods hold (IPs, mounts, cgroups), remove them
+
+  pull REF                      an image into the local store (docker://, oci:, oci-archive:,
+                                docker-archive:, containers-storage:)
+  load FILE|-                   an image from a docker-archive or oci-archive file
+  images [--format json]        list the local images
+  rmi [-f] IMAGE...             remove images (-f: only untag one in use)
+  image inspect IMAGE | image prune   an image as JSON | remove unused layers and images
 
 POD is a pod name, id or unique id prefix. exit codes: 125 launcher error,
 126 command cannot run, 127 command not found, else the (first failing)
@@ -32,7 +40,9 @@ container's code, 128+N for signal N.
 
 # verb -> module in launcher/commands/
 COMMANDS = {"run": "run", "play": "play", "ps": "ps", "inspect": "inspect", "exec": "exec",
-            "logs": "logs", "stop": "stop", "rm": "rm", "gc": "gc"}
+            "logs": "logs", "stats": "stats", "stop": "stop", "rm": "rm", "gc": "gc",
+            "pull": "pull", "load": "load", "images": "images", "rmi": "rmi", "image": "image"}
+IMAGE_VERBS = ("pull", "load", "images", "rmi", "image")
 
 
 def _module(verb):
@@ -72,7 +82,20 @@ def dispatch(verb, opts):
         return 0
     if os.geteuid() != 0:
         raise LauncherError("needs root: namespaces are created without user namespaces")
+    if verb in IMAGE_VERBS:
+        opts["is_live"] = _pod_exists
     return _module(verb).main(opts)
+
+
+def _pod_exists(pod_id):
+    """Whether a pod that holds an image still exists (rmi and prune keep
+    what it holds until `launcher rm`)."""
+    from launcher.commands.common import open_store
+    store = open_store()
+    try:
+        return store.exists(pod_id)
+    finally:
+        store.close()
 
 
 def main(argv=None):

@@ -35,7 +35,7 @@ _TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 _METADATA_FIELDS = ("name", "labels")
 _SPEC_FIELDS = ("shareProcessNamespace", "hostname", "restartPolicy",
                 "terminationGracePeriodSeconds", "initContainers", "containers")
-_CONTAINER_FIELDS = ("name", "image", "command", "args", "env", "workingDir")
+_CONTAINER_FIELDS = ("name", "image", "command", "args", "env", "workingDir", "resources")
 _ENV_FIELDS = ("name", "value")
 
 
@@ -52,6 +52,7 @@ class ContainerManifest:
     argv: tuple
     env: tuple = ()
     working_dir: str = None
+    resources: dict = None
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,17 @@ def _container(value, path, images):
             wd = None
         elif not wd.startswith("/"):
             raise ManifestError(f"{path}.workingDir: {wd!r} is not an absolute path")
-    return ContainerManifest(name=name, argv=argv, env=tuple(env.items()), working_dir=wd)
+    res = None
+    if c.get("resources") is not None:
+        from launcher.cgroups import resources
+        try:
+            res = resources.from_manifest(c["resources"], f"{path}.resources")
+        except ManifestError:
+            raise
+        except LauncherError as e:
+            raise ManifestError(str(e)) from None
+    return ContainerManifest(name=name, argv=argv, env=tuple(env.items()), working_dir=wd,
+                             resources=res)
 
 
 def _env(value, path):

@@ -125,24 +125,32 @@ def size(what, text, lo=1, hi=MAX_LOG_SIZE):
     return int(number(what, int(head) * _SIZE_UNITS[unit], lo, hi, integer=True))
 
 
-class ContainerSpec:
-    """One container: a name, the command (argv), extra environment, and
-    the working directory (None: /)."""
+DEFAULT_PIDS_LIMIT = 4096          # per pod (launcher/cgroups/resources.py says why)
+_NO_RESOURCES = {"cpu_limit_millis": None, "cpu_request_millis": None,
+                 "memory_limit_bytes": None, "memory_request_bytes": None}
 
-    def __init__(self, name, argv, env=None, cwd=None):
+
+class ContainerSpec:
+    """One container: a name, the command (argv), extra environment, the
+    working directory (None: /) and its resources (cpu and memory requests
+    and limits, launcher/cgroups/resources.py's container dict)."""
+
+    def __init__(self, name, argv, env=None, cwd=None, resources=None):
         self.name = name
         self.argv = list(argv)
         self.env = dict(env or {})
         self.cwd = cwd
+        self.resources = dict(resources or _NO_RESOURCES)
 
     def to_dict(self):
         """Plain data for the pod record."""
-        return {"name": self.name, "argv": self.argv, "env": self.env, "cwd": self.cwd}
+        return {"name": self.name, "argv": self.argv, "env": self.env, "cwd": self.cwd,
+                "resources": self.resources}
 
     @classmethod
     def from_dict(cls, d):
         """The inverse of to_dict."""
-        return cls(d["name"], d["argv"], d.get("env"), d.get("cwd"))
+        return cls(d["name"], d["argv"], d.get("env"), d.get("cwd"), d.get("resources"))
 
 
 class PodSpec:
@@ -151,17 +159,17 @@ class PodSpec:
     (run to completion, in order, first) and the containers, the stop grace
     period, the restart policy and its back-off base (seconds), the CNI
     network (None: loopback only), published ports ("HOST:POD[/proto]"),
-    privileges, labels and the container log limits."""
+    privileges, labels, the container log limits and the pod's pids limit."""
 
     FIELDS = ("name", "share_pid", "pause", "grace", "restart", "no_new_privs", "cap_drop",
               "backoff", "network", "ports", "hostname", "labels", "log_max_size",
-              "log_max_files")
+              "log_max_files", "pids_limit")
 
     def __init__(self, name=None, containers=(), share_pid=False, pause="c",
                  grace=DEFAULT_GRACE, restart=DEFAULT_RESTART, no_new_privs=False, cap_drop=(),
                  init_containers=(), backoff=DEFAULT_BACKOFF, network=None, ports=(),
                  hostname=None, labels=None, log_max_size=LOG_MAX_SIZE,
-                 log_max_files=LOG_MAX_FILES):
+                 log_max_files=LOG_MAX_FILES, pids_limit=DEFAULT_PIDS_LIMIT):
         self.name = name
         self.containers = list(containers)
         self.share_pid = share_pid
@@ -178,6 +186,7 @@ class PodSpec:
         self.labels = dict(labels or {})
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
+        self.pids_limit = pids_limit      # None: no limit
 
     def to_dict(self):
         """Plain data for the pod record."""

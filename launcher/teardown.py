@@ -70,14 +70,30 @@ def cni_dir(store):
     return os.path.join(store.path, layout.CNI)
 
 
+def cgroup_parent(rec):
+    """The cgroup parent a pod's record names (launcher/supervisor/pod.py)."""
+    return ((rec or {}).get("cgroups") or {}).get("parent") or "launcher"
+
+
+def remove_cgroups(pod):
+    """Kills everything in a stopped pod's cgroups (whatever escaped its
+    supervisor's view: setsid, double forks) and removes them."""
+    from launcher import cgroups
+    cg = cgroups.Pod(cgroups.detect(), pod.id, cgroup_parent(pod.record))
+    cg.kill_all()
+    cg.remove()
+
+
 def release(store, pods):
-    """Releases what stopped pods hold: leftover processes are KILLed,
+    """Releases what stopped pods hold: leftover processes are KILLed (the
+    recorded ones through pidfds, then everything in the pod's cgroups),
     every orphaned CNI attachment gets its DEL (while the pinned netns
     still exists), then the namespaces are unpinned. Returns the failed
     DELs as [(sandbox id, error)] (they stay pending)."""
     for pod in pods:
         if pod.record is not None:
             kill_leftovers(pod.record)
+        remove_cgroups(pod)
     failed = []
     if os.path.isdir(cni_dir(store)):
         from launcher.net import cni
@@ -102,10 +118,17 @@ def dead_pods(store):
 def release_dead(store, dead=None):
     """Housekeeping: drop half-made pods and release what dead pods hold
     (dead: the PodDirs, if the caller has them); their records stay, so
-    `ps` still shows them dead until `rm`."""
+    `ps` still shows them dead until `rm`. cgroups of pods the store does
+    not know at all (a launcher killed before its record) are removed too."""
     with store.lock():
         store.drop_stale()
-    return release(store, dead_pods(store) if dead is None else dead)
+        known = set(store.ids()) | store.tmp_ids()
+    failed = release(store, dead_pods(store) if dead is None else dead)
+    from launcher import cgroups
+    parents = {os.environ.get("LAUNCHER_CGROUP_PARENT") or "launcher"}
+    for parent in parents:
+        cgroups.gc(cgroups.detect(), known, parent)
+    return failed
 
 
 def remove(store, pod):

@@ -12,7 +12,7 @@ docs/cgroups.md has the layout, the mapping table and the rules.
     p.enter()                                         # child step, before exec
     p.close()                                         # parent, after fork
     before = pod.oom_kills(name)                      # before start; after exit:
-    cgroups.oom_killed(before, pod.oom_kills(name), term_signal)   # -> reason OOMKilled
+    cgroups.oom_killed(before, pod.oom_kills(name), exit_code)     # -> reason OOMKilled
     pod.kill_all(); pod.remove()                      # teardown
     cgroups.gc(host, live_ids); cgroups.leftovers(host)
 

@@ -4,10 +4,11 @@ The kernel counts, per memory cgroup, the processes its OOM killer killed
 there (v1 memory.oom_control `oom_kill N`, v2 memory.events `oom_kill N`;
 the count goes to the victim's cgroup and its ancestors, whichever limit was
 hit). The launcher reads the container's count before the container starts
-and after it exits: a container that died of SIGKILL while its count grew
-was OOMKilled (the kubelet's and containerd's rule). It exits 137, and its
-reason is OOMKilled in ps, inspect and events; restart policies see a
-failure. The count is per cgroup, so a restart in the same cgroup just
+and after it exits: a container that failed (a non-zero code) while its
+count grew was OOMKilled, whichever of its processes the killer chose
+(containerd's rule: an OOM event in the container's cgroup; a shell whose
+`tail` was killed exits 137 itself). Its reason is OOMKilled in ps, inspect
+and events; restart policies see a failure. The count is per cgroup, so a restart in the same cgroup just
 compares the new pair.
 """
 import os
@@ -15,7 +16,6 @@ import os
 from launcher.cgroups import files, names
 
 OOM_KILLED = "OOMKilled"    # the reason Kubernetes shows
-SIGKILL = 9
 
 
 def oom_kills(host, pod_id, container, parent=names.DEFAULT_PARENT):
@@ -30,7 +30,7 @@ def oom_kills(host, pod_id, container, parent=names.DEFAULT_PARENT):
     return files.read_keyed(os.path.join(d, "memory.oom_control")).get("oom_kill")
 
 
-def oom_killed(before, after, term_signal):
-    """True if a container that died of signal `term_signal` (None: it
-    exited with a code) was OOM-killed: SIGKILL, and the count grew."""
-    return term_signal == SIGKILL and before is not None and after is not None and after > before
+def oom_killed(before, after, exit_code):
+    """True if a container that ended with exit_code (128+N for signal N)
+    was OOM-killed: it failed, and its cgroup's count grew."""
+    return exit_code != 0 and before is not None and after is not None and after > before

@@ -92,8 +92,11 @@ def main(o):
     spec = PodSpec.from_dict(pod.record["spec"])
     cspec = next(x for x in spec.all_containers() if x.name == c["name"])
     hostname = spec.hostname or pod.record["name"]
+    from launcher import cgroups
+    from launcher.teardown import cgroup_parent
+    cg = cgroups.Pod(cgroups.detect(), pod.id, cgroup_parent(pod.record))
     plan = plans.exec_plan(spec, cspec, hostname, pidfd, o["argv"], o["env"], o["workdir"],
-                           security.capability_numbers(spec.cap_drop))
+                           security.capability_numbers(spec.cap_drop), cg.placement(cspec.name))
     spawner = Spawner()
     child = []
 

@@ -11,7 +11,8 @@ from launcher.spec import ContainerSpec, PodSpec, quote
 USAGE = """\
 usage: launcher play [OPTIONS] FILE|-        run a Kubernetes v1 Pod manifest (- reads stdin)
   -d, --detach              print the pod id and leave the pod running
-  --pause, --backoff, --network, -p, --log-max-size, --log-max-files   as for `run`
+  --pause, --backoff, --network, -p, --log-max-size, --log-max-files, --pids-limit
+                            as for `run`
 """
 
 
@@ -46,7 +47,7 @@ def parse(argv):
         sys.stderr.write(f"launcher: warning: {w}\n")
 
     def ctr(c):
-        return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir)
+        return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir, c.resources)
     spec.name, spec.labels, spec.hostname = m.name, m.labels, m.hostname
     spec.share_pid, spec.restart, spec.grace = m.share_pid, m.restart_policy, float(m.grace_seconds)
     spec.init_containers = [ctr(c) for c in m.init_containers]

@@ -29,11 +29,14 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --cap-drop CAP|ALL        drop a capability (repeatable)
   --log-max-size SIZE       rotate a container's log at SIZE (default 10M)
   --log-max-files N         keep N log files per container (default 5)
+  --memory SIZE             memory limit of each container (e.g. 64m; podman's units)
+  --cpus N                  CPU limit of each container (e.g. 0.5)
+  --pids-limit N            processes and threads of the whole pod (default 4096; -1: none)
 """
 
 # Options `run` and `play` share: they shape the sandbox, not the containers.
 SANDBOX_OPTS = ("--backoff", "--network", "-p", "--publish", "--pause", "--log-max-size",
-                "--log-max-files")
+                "--log-max-files", "--pids-limit")
 
 
 def sandbox_option(args, opt, inline, spec):
@@ -50,6 +53,9 @@ def sandbox_option(args, opt, inline, spec):
     elif opt == "--log-max-files":
         from launcher.spec import MAX_LOG_FILES, number
         spec.log_max_files = number("--log-max-files", v, 1, MAX_LOG_FILES, integer=True)
+    elif opt == "--pids-limit":
+        from launcher.cgroups import quantity
+        spec.pids_limit = quantity.parse_cli_pids(v)
     else:
         spec.ports.append(v)
 
@@ -81,7 +87,7 @@ def parse(argv):
     args = Args(argv, "run")
     spec = PodSpec()
     opts = {"detach": False, "demo": False, "help": False}
-    env, named, cmd, cwd, grace_set = {}, [], None, None, False
+    env, named, cmd, cwd, grace_set, limits = {}, [], None, None, False, {}
     while args.more():
         raw, a, inline = args.option()
         if a == "--" and inline is None:
@@ -105,6 +111,8 @@ def parse(argv):
             named.append((name, line))
         elif a in ("-w", "--workdir"):
             cwd = args.value(a, inline)
+        elif a in ("--memory", "-m", "--cpus"):
+            limits["memory" if a != "--cpus" else "cpus"] = args.value(a, inline)
         elif a == "--grace":
             grace_set = True
             spec.grace = seconds("--grace", args.value(a, inline))
@@ -124,8 +132,12 @@ def parse(argv):
             cmd = [raw] + args.rest()
     if opts["help"]:
         return opts
+    res = None
+    if limits:
+        from launcher.cgroups import resources
+        res = resources.from_cli(**limits)
     if cmd:
-        spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env, cwd))
+        spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env, cwd, res))
     for name, line in named:
         import shlex   # only here: it imports re, which costs start-up time
         try:
@@ -134,7 +146,7 @@ def parse(argv):
             raise LauncherError(f"bad -c {quote(name)}=...: {e}") from None
         if not argv_:
             raise LauncherError(f"container {quote(name)}: empty command")
-        spec.containers.append(ContainerSpec(name, argv_, env, cwd))
+        spec.containers.append(ContainerSpec(name, argv_, env, cwd, res))
     if not spec.containers:
         opts["demo"] = True
         if opts["detach"]:
@@ -143,7 +155,7 @@ def parse(argv):
         if not grace_set:
             spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
         check_pod_name(spec.name)
-        if spec.network or spec.restart != "Never" or cwd is not None:
+        if spec.network or spec.restart != "Never" or cwd is not None or limits:
             raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
                                 "(give a command to use the other options)")
     else:

@@ -20,15 +20,15 @@ def container_env(hostname, c, extra=None):
     return env
 
 
-def pause_plan(argv, hostname, log_fd, keep_fds):
+def pause_plan(argv, hostname, log_fd, keep_fds, cgroup=None):
     """pause: PID 1 of new PID, net, IPC and UTS namespaces, hostname set,
-    loopback up, output to the sandbox log."""
+    loopback up, output to the sandbox log, in the sandbox's cgroups."""
     return ChildPlan("pause", argv, pidns=NEW, unshare=namespaces.SANDBOX_FLAGS,
                      hostname=hostname, loopback=True, stdout=log_fd, stderr=log_fd,
-                     keep_fds=keep_fds)
+                     keep_fds=keep_fds, cgroup=cgroup)
 
 
-def container_plan(spec, c, hostname, pause_pidfd, hidden, stdout, stderr, caps):
+def container_plan(spec, c, hostname, pause_pidfd, hidden, stdout, stderr, caps, cgroup=None):
     """Container c (a ContainerSpec) of pod spec in the sandbox behind
     pause_pidfd: its net, IPC and UTS joined, pause's PID namespace with
     share_pid (else a new one where the command is PID 1), a fresh private
@@ -38,10 +38,11 @@ def container_plan(spec, c, hostname, pause_pidfd, hidden, stdout, stderr, caps)
                      search_path=True, pidns=pause_pidfd if spec.share_pid else NEW,
                      join=[(pause_pidfd, namespaces.SANDBOX_FLAGS)], unshare=CLONE_NEWNS,
                      mounts={"hide": list(hidden), "proc": True}, cwd=c.cwd or "/",
-                     stdout=stdout, stderr=stderr, caps=caps, no_new_privs=spec.no_new_privs)
+                     stdout=stdout, stderr=stderr, caps=caps, no_new_privs=spec.no_new_privs,
+                     cgroup=cgroup)
 
 
-def exec_plan(spec, c, hostname, target_pidfd, argv, extra_env, cwd, caps):
+def exec_plan(spec, c, hostname, target_pidfd, argv, extra_env, cwd, caps, cgroup=None):
     """`launcher exec` in container c: every namespace of its running
     process (net, IPC, UTS, mount, and its PID namespace for the child),
     the container's environment, working directory and privileges; our
@@ -50,4 +51,4 @@ def exec_plan(spec, c, hostname, target_pidfd, argv, extra_env, cwd, caps):
                      pidns=target_pidfd,
                      join=[(target_pidfd, namespaces.SANDBOX_FLAGS | CLONE_NEWNS)],
                      cwd=cwd or c.cwd or "/", stdin=0, stdout=1, stderr=2, caps=caps,
-                     no_new_privs=spec.no_new_privs)
+                     no_new_privs=spec.no_new_privs, cgroup=cgroup)

@@ -32,21 +32,25 @@ class ChildPlan:
     keep_fds    fds passed on purpose; every other fd from 3 up is closed
     caps, no_new_privs     capabilities to drop, PR_SET_NO_NEW_PRIVS
     setsid      a new session (default True)
+    cgroup      a Placement (launcher/cgroups) the child enters first, or None;
+                the parent closes it once the child has exec'd
     """
 
     __slots__ = ("what", "argv", "env", "search_path", "pidns", "join", "unshare", "hostname",
                  "loopback", "mounts", "cwd", "stdin", "stdout", "stderr", "keep_fds", "caps",
-                 "no_new_privs", "setsid")
+                 "no_new_privs", "setsid", "cgroup")
 
     def __init__(self, what, argv, *, env=None, search_path=False, pidns=None, join=(),
                  unshare=0, hostname=None, loopback=False, mounts=None, cwd="/", stdin=None,
-                 stdout=None, stderr=None, keep_fds=(), caps=(), no_new_privs=False, setsid=True):
+                 stdout=None, stderr=None, keep_fds=(), caps=(), no_new_privs=False, setsid=True,
+                 cgroup=None):
         self.what, self.argv, self.env, self.search_path = what, list(argv), env, search_path
         self.pidns, self.join, self.unshare = pidns, list(join), unshare
         self.hostname, self.loopback, self.mounts, self.cwd = hostname, loopback, mounts, cwd
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.keep_fds, self.caps, self.no_new_privs = tuple(keep_fds), tuple(caps), no_new_privs
         self.setsid = setsid
+        self.cgroup = cgroup
 
 
 class _Context:
@@ -110,6 +114,9 @@ class Spawner:
             os.close(st_r)
             os.close(st_w)
             raise
+        finally:
+            if plan.cgroup is not None:
+                plan.cgroup.close()
         os.close(st_w)
         report = read_to_eof(st_r)
         if not report:

@@ -5,6 +5,8 @@ path can skip a security step. A step does nothing its plan does not ask for.
     session       setsid(): the terminal's signals reach only the launcher
     parent-death  PR_SET_PDEATHSIG(SIGKILL), then a check that the parent
                   has not died already (a pidfd on it)
+    cgroups       into the pod member's cgroups in every hierarchy (fds the
+                  parent opened), before it can fork or touch memory
     namespaces    setns() into the namespaces to join, then unshare() the
                   new ones (pause: net, IPC, UTS; a container: mount)
     host          sethostname() and loopback up (pause, in its new UTS and
@@ -62,6 +64,11 @@ def parent_death(plan, ctx):
     p.register(ctx.parent_pidfd, select.POLLIN)
     if p.poll(0):
         raise StepError(EXIT_LAUNCHER, "the launcher died during set-up")
+
+
+def cgroups(plan, ctx):
+    if plan.cgroup is not None:
+        plan.cgroup.enter()
 
 
 def namespaces(plan, ctx):
@@ -138,7 +145,8 @@ def execute(plan, ctx):
         raise StepError(code, _oserror(repr(plan.argv[0]), e)) from None
 
 
-STEPS = (("session", session), ("parent-death", parent_death), ("namespaces", namespaces),
+STEPS = (("session", session), ("parent-death", parent_death), ("cgroups", cgroups),
+         ("namespaces", namespaces),
          ("host", host), ("mounts", mounts_), ("workdir", workdir), ("security", security_),
          ("stdio", stdio), ("signals", signals), ("exec", execute))
 

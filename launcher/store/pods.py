@@ -201,6 +201,15 @@ class Store:
 
     # -- finding pods -----------------------------------------------------------
 
+    def exists(self, pod_id):
+        """Whether pod_id has a pod directory."""
+        return self._is_pod(pod_id)
+
+    def tmp_ids(self):
+        """The ids of pods being made or removed right now (`.tmp-ID`)."""
+        n = len(layout.TMP_PREFIX)
+        return {e[n:] for e in os.listdir(self.fd) if e.startswith(layout.TMP_PREFIX)}
+
     def ids(self):
         """The ids of every pod directory, sorted."""
         return sorted(n for n in os.listdir(self.fd) if layout.is_pod_id(n) and self._is_pod(n))

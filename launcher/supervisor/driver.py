@@ -89,7 +89,7 @@ class Supervisor:
                     self.lc.sandbox_died(now)
             elif not p.reported and self.pod.procs.get(p.name) is p:
                 p.reported = True
-                self.lc.container_exited(p.name, p.code, now)
+                self.lc.container_exited(p.name, p.code, now, reason=p.reason)
         if self.pod.stop_requested and not self.lc.stopping:
             self.lc.stop(now)
 

@@ -31,7 +31,8 @@ WAKE_SIGNALS = STOP_SIGNALS + (signal.SIGCHLD,)
 class Proc:
     """A pod process we forked: name, pid, start time, and its end."""
 
-    STATE = ("name", "pid", "start", "code", "detail", "failed", "reported")
+    STATE = ("name", "pid", "start", "code", "detail", "failed", "reported", "oom_before",
+             "reason")
 
     def __init__(self, name, pid, start=None):
         self.name = name
@@ -41,6 +42,8 @@ class Proc:
         self.detail = None     # "exit N" / "signal N"
         self.failed = None     # (code, message) if a set-up step failed
         self.reported = False  # the supervisor has seen its end
+        self.oom_before = None  # its cgroup's OOM kill count when it started
+        self.reason = None     # why it ended, when it is not its own doing (OOMKilled)
 
     def to_state(self):
         return {k: getattr(self, k) for k in self.STATE}
@@ -75,18 +78,21 @@ class Pod:
         self.ended = []              # reaped Procs the supervisor has not looked at
         self.stop_requested = False
         self.supervisor_kind = "launcher"
+        self.cgroup_parent = os.environ.get("LAUNCHER_CGROUP_PARENT") or "launcher"
         self._runtime_init()
 
     def _runtime_init(self):
-        """What lives only in this process: fds, poller, output, logs."""
+        """What lives only in this process: fds, poller, output, logs, and
+        the pod's cgroups (names only: cheap to make again)."""
         self.spawner = self.pause_pidfd = self.wake_r = self.wake_w = None
         self.pump = None
         self.logs = {}
+        self.cg = None
 
     # -- the hand-over of a detached supervisor --------------------------------
 
     STATE = ("detached", "caps", "pause_argv", "pause_ready", "sandbox_id", "sandboxes",
-             "supervisor_kind")
+             "supervisor_kind", "cgroup_parent")
 
     def to_state(self):
         d = {k: getattr(self, k) for k in self.STATE}
@@ -120,17 +126,47 @@ class Pod:
     def open(self):
         """Claims the pod's name and makes its directory, which appears with
         its record or not at all; then attach()."""
+        from launcher.cgroups import resources
+        every = [c.resources for c in self.spec.all_containers()]
+
         def record(pod_id, name):
             return {"id": pod_id, "name": name, "created": now(), "state": "creating",
                     "detached": self.detached, "spec": self.spec.to_dict(),
                     "supervisor": {"pid": os.getpid(), "start": proc.starttime(os.getpid()),
                                    "kind": self.supervisor_kind},
                     "sandbox": None, "pause": {"argv": self.pause_argv}, "namespaces": {},
-                    "network": None, "containers": [], "lifecycle": None}
+                    "network": None, "containers": [], "lifecycle": None,
+                    "cgroups": {"parent": self.cgroup_parent}, "qos": resources.qos_class(every)}
         self.dir = self.store.create(self.spec.name, record)
         self.record = self.dir.record
+        try:
+            pod_res = resources.pod([c.resources for c in self.spec.containers],
+                                    [c.resources for c in self.spec.init_containers],
+                                    self.spec.pids_limit)
+            self.cgroups().create(pod_res, {c.name: c.resources for c in self.spec.all_containers()})
+        except BaseException:
+            with self.store.lock():
+                self.store.remove(self.dir)
+            raise
         self.attach()
         return self
+
+    def cgroups(self):
+        """The pod's cgroups (launcher/cgroups), made on first use."""
+        if self.cg is None:
+            from launcher import cgroups
+            self.cg = cgroups.Pod(cgroups.detect(), self.dir.id, self.cgroup_parent)
+        return self.cg
+
+    def remove_cgroups(self):
+        """Kills whatever is left in the pod's cgroups (an escapee of any
+        container) and removes them: the end of every pod."""
+        cg = self.cgroups()
+        try:
+            cg.kill_all()
+            cg.remove()
+        except LauncherError as e:
+            self.warn(str(e))
 
     def attach(self):
         """Makes this process the pod's live supervisor: a spawner, a pidfd
@@ -207,8 +243,12 @@ class Pod:
             r2, err = os.pipe()
             ends = [(r, 0), (r2, 1)]
         try:
+            if c.name not in {x.name for x in self.spec.all_containers()}:   # the demo's
+                self.cgroups().add_container(c.name, c.resources)
+            oom_before = self.cgroups().oom_kills(c.name)
             plan = plans.container_plan(self.spec, c, self.hostname(), self.pause_pidfd,
-                                        [self.store.path], out, err, self.caps)
+                                        [self.store.path], out, err, self.caps,
+                                        self.cgroups().placement(c.name))
             pid, failed = self.spawner.spawn(plan)
         except BaseException:
             for fd, _ in ends:
@@ -222,7 +262,7 @@ class Pod:
             self.pipes[fd] = [c.name, which]
             self.pump.add(fd, c.name, which, self._log(c.name))
         p = Proc(c.name, pid)
-        p.failed = failed
+        p.failed, p.oom_before = failed, oom_before
         self.procs[c.name] = p
         entry = {"name": c.name, "argv": c.argv, "init": init, "pid": pid, "start": p.start,
                  "namespaces": namespaces.inodes(pid) if not failed else {}}
@@ -268,11 +308,26 @@ class Pod:
                         name = layout.SANDBOX_EXIT
                     else:
                         name = layout.container_exit(p.name)
+                        self._ended_container(p)
                     try:
                         self.dir.write(name, p.detail + "\n")
                     except LauncherError as e:   # a full disk: the record still has it
                         self.warn(str(e))
                     self.ended.append(p)
+
+    def _ended_container(self, p):
+        """A container's main process is gone: what it left in its cgroup
+        goes too (in a shared PID namespace its orphans would outlive it),
+        and an OOM kill is told apart from a plain SIGKILL by its cgroup's
+        OOM kill count."""
+        from launcher import cgroups
+        cg = self.cgroups()
+        try:
+            cg.kill_container(p.name)
+            if cgroups.oom_killed(p.oom_before, cg.oom_kills(p.name), p.code):
+                p.reason = "OOMKilled"
+        except LauncherError as e:
+            self.warn(str(e))
 
     def take_ended(self):
         """The reaped Procs not handed out yet."""
@@ -377,11 +432,14 @@ class Pod:
             if self.sandbox_id:
                 self.remove_sandbox()
             namespaces.unpin(self.dir.fd, self.dir.path)
+            self.remove_cgroups()
         finally:
             self.close()
             with self.store.lock():
                 self.store.remove(self.dir)
 
     def mark_done(self):
-        """Detached end: the pod is torn down; `done` is written once."""
+        """Detached end: the pod is torn down (its cgroups too); `done` is
+        written once."""
+        self.remove_cgroups()
         self.dir.write(layout.DONE, "")

@@ -59,7 +59,8 @@ def start_pause(pod):
         rd, wr = os.pipe()
         argv += ["--ready-fd", str(wr)]
     log = pod.dir.open_append(layout.SANDBOX_LOG)
-    plan = plans.pause_plan(argv, pod.hostname(), log, (wr,) if wr is not None else ())
+    plan = plans.pause_plan(argv, pod.hostname(), log, (wr,) if wr is not None else (),
+                            pod.cgroups().placement(None))
     try:
         pid, failed = pod.spawner.spawn(plan)
     finally:
