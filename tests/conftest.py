@@ -1,6 +1,7 @@
 """Suite-wide guard: after every test, no process the test started is still
-running or left as a zombie, and no mount is left under the test's temporary
-directories. A test that leaks fails, and the leak is cleaned up."""
+running or left as a zombie, no mount is left under the test's temporary
+directories, and no pod cgroup is left under the launcher's cgroup parents.
+A test that leaks fails, and the process and mount leaks are cleaned up."""
 import os
 import signal
 import sys
@@ -23,12 +24,48 @@ def mounts_under(base):
     return sorted(p for p in points if p.startswith(base))
 
 
+def cgroup_mounts():
+    """Mount points of every cgroup hierarchy (v1 and v2)."""
+    with open("/proc/self/mountinfo") as f:
+        return [ln.split()[4] for ln in f if ln.split(" - ")[1].split()[0] in ("cgroup", "cgroup2")]
+
+
+def pod_cgroups(parents):
+    """Every pod cgroup under the given cgroup parents, in every hierarchy."""
+    out = set()
+    for m in cgroup_mounts():
+        for parent in parents:
+            try:
+                out.update(os.path.join(m, parent, n) for n in os.listdir(os.path.join(m, parent))
+                           if n.startswith("pod") and os.path.isdir(os.path.join(m, parent, n)))
+            except OSError:
+                pass
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_test_cgroup_parents_left():
+    """At the end of the run, the cgroup parents of this run's Launchers go
+    (they are empty by then: every test checked its pods')."""
+    yield
+    from launcher_env import CGROUP_PARENTS
+    for m in cgroup_mounts():
+        for n in CGROUP_PARENTS:
+            try:
+                os.rmdir(os.path.join(m, n))
+            except OSError:
+                pass
+
+
 @pytest.fixture(autouse=True)
 def no_leaks(request, tmp_path_factory):
-    """Fails the test if it leaves a process, a zombie child or a mount behind."""
+    """Fails the test if it leaves a process, a zombie child, a mount or a
+    pod cgroup behind."""
     base = str(tmp_path_factory.getbasetemp())
     before = set(descendants(os.getpid()))
     mounts_before = mounts_under(base)
+    from launcher_env import CGROUP_PARENTS   # the tests' Launchers' parents
+    first_parent = len(CGROUP_PARENTS)
     yield
     me = os.getpid()
     problems = []
@@ -49,5 +86,8 @@ def no_leaks(request, tmp_path_factory):
     mounts_after = mounts_under(base)
     if mounts_after != mounts_before:
         problems.append("left mounts %s" % sorted(set(mounts_after) - set(mounts_before)))
+    mine = CGROUP_PARENTS[first_parent:]   # the cgroup parents this test's Launchers used
+    if mine and not sleep_until(lambda: not pod_cgroups(mine), timeout=3):
+        problems.append("left pod cgroups %s" % sorted(pod_cgroups(mine)))
     if problems:
         pytest.fail("leak: " + "; ".join(problems))

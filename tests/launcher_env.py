@@ -15,6 +15,7 @@ from helpers import first_line, sleep_until  # noqa: F401  (first_line: for the 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
+CGROUP_PARENTS = []   # every Launcher's cgroup parent (tests/conftest.py checks them)
 
 
 def wait_for(pred, timeout=10.0, interval=0.02):
@@ -50,10 +51,25 @@ class Launcher:
     def __init__(self, statedir):
         self.statedir = str(statedir)
         pypath = os.environ.get("PYTHONPATH")
+        # Each Launcher's pods get cgroups under a parent of their own, so a
+        # test's leak check sees only its pods' cgroups.
+        self.cgroup_parent = "launcher-test-" + os.urandom(4).hex()
+        CGROUP_PARENTS.append(self.cgroup_parent)
         self.env = dict(os.environ, LAUNCHER_STATE_DIR=self.statedir,
+                        LAUNCHER_CGROUP_PARENT=self.cgroup_parent,
                         PYTHONPATH=REPO + (os.pathsep + pypath if pypath else ""))
         self.env.pop("LAUNCHER_MONITOR", None)
         self.marker = f"LAUNCHER_STATE_DIR={self.statedir}".encode()
+
+    def cgroups(self):
+        """Every cgroup left under this Launcher's cgroup parent (its pods')."""
+        from launcher import cgroups
+        return cgroups.leftovers(cgroups.detect(), self.cgroup_parent)
+
+    def drop_cgroup_parent(self):
+        """Removes the (empty) parent cgroup in every hierarchy."""
+        from launcher import cgroups
+        cgroups.remove_parent(cgroups.detect(), self.cgroup_parent)
 
     def argv(self, *args):
         return [PY, "-m", "launcher", *args]
@@ -120,6 +136,12 @@ class Launcher:
                     pass
         if self.pod_files():
             problems.append(f"state left: {self.pod_files()}")
+        left = self.cgroups()
+        if left:
+            problems.append(f"cgroups left: {left}")
+            from launcher import cgroups
+            cgroups.gc(cgroups.detect(), (), self.cgroup_parent)
+        self.drop_cgroup_parent()
         return problems
 
 

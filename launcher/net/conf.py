@@ -152,9 +152,11 @@ def load(name, dirs=None, plugin_path=None):
 def parse_port(spec):
     """Parses HOSTPORT:PODPORT[/tcp|udp] into a portmap runtimeConfig entry
     {"hostPort", "containerPort", "protocol"}; raises CNIError."""
-    m = PORT_RE.match(spec.strip()) if isinstance(spec, str) else None
+    m = PORT_RE.match(spec.strip()) if isinstance(spec, str) and len(spec) <= 64 else None
     if not m:
-        raise CNIError(f"bad port mapping {spec!r}: expected HOSTPORT:PODPORT[/tcp|udp]")
+        shown = repr(spec) if len(repr(spec)) <= 60 else repr(spec)[:56] + "...'"
+        raise CNIError(f"bad port mapping {shown}: expected HOSTPORT:PODPORT[/tcp|udp], "
+                       "ports 1-65535")
     host, pod, proto = int(m.group(1)), int(m.group(2)), (m.group(3) or "tcp").lower()
     for port in (host, pod):
         if not 1 <= port <= 65535:

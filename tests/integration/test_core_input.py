@@ -14,9 +14,10 @@ from launcher_env import wait_for
 
 
 def one_line(r, code=125):
+    """One clear line: not a traceback, not the catch-all for a bug."""
     assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     assert re.fullmatch(r"launcher: [^\n]+\n", r.stderr), r.stderr
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
 
 
 def pod_yaml(tmp_path, body, name="m"):
