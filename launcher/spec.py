@@ -131,26 +131,44 @@ _NO_RESOURCES = {"cpu_limit_millis": None, "cpu_request_millis": None,
 
 
 class ContainerSpec:
-    """One container: a name, the command (argv), extra environment, the
-    working directory (None: /) and its resources (cpu and memory requests
-    and limits, launcher/cgroups/resources.py's container dict)."""
+    """One container: a name, its command, extra environment, the working
+    directory (None: the image's, else /), its resources (cpu and memory
+    requests and limits, launcher/cgroups/resources.py's container dict)
+    and, for a container on an image: the image and its pull policy (None:
+    Kubernetes' default), `command` and `args` as Kubernetes reads them
+    against the image's Entrypoint and Cmd (None: not given), its volume
+    mounts (podfs.VolumeMount dicts), readOnlyRootFilesystem and the user
+    overrides ({"run_as_user", "run_as_group", "supplemental_groups"}).
+    Without an image, `argv` is the command line on the host's files; with
+    one it is resolved when the container starts."""
 
-    def __init__(self, name, argv, env=None, cwd=None, resources=None):
+    FIELDS = ("name", "argv", "env", "cwd", "resources", "image", "pull_policy", "command",
+              "args", "volume_mounts", "read_only", "user")
+
+    def __init__(self, name, argv, env=None, cwd=None, resources=None, image=None,
+                 pull_policy=None, command=None, args=None, volume_mounts=(), read_only=False,
+                 user=None):
         self.name = name
         self.argv = list(argv)
         self.env = dict(env or {})
         self.cwd = cwd
         self.resources = dict(resources or _NO_RESOURCES)
+        self.image = image
+        self.pull_policy = pull_policy
+        self.command = None if command is None else list(command)
+        self.args = None if args is None else list(args)
+        self.volume_mounts = [dict(m) for m in volume_mounts]
+        self.read_only = bool(read_only)
+        self.user = dict(user) if user else None
 
     def to_dict(self):
         """Plain data for the pod record."""
-        return {"name": self.name, "argv": self.argv, "env": self.env, "cwd": self.cwd,
-                "resources": self.resources}
+        return {k: getattr(self, k) for k in self.FIELDS}
 
     @classmethod
     def from_dict(cls, d):
         """The inverse of to_dict."""
-        return cls(d["name"], d["argv"], d.get("env"), d.get("cwd"), d.get("resources"))
+        return cls(d["name"], d["argv"], **{k: d[k] for k in cls.FIELDS[2:] if k in d})
 
 
 class PodSpec:
@@ -159,17 +177,18 @@ class PodSpec:
     (run to completion, in order, first) and the containers, the stop grace
     period, the restart policy and its back-off base (seconds), the CNI
     network (None: loopback only), published ports ("HOST:POD[/proto]"),
-    privileges, labels, the container log limits and the pod's pids limit."""
+    privileges, labels, the container log limits, the pod's pids limit and
+    its volumes."""
 
     FIELDS = ("name", "share_pid", "pause", "grace", "restart", "no_new_privs", "cap_drop",
               "backoff", "network", "ports", "hostname", "labels", "log_max_size",
-              "log_max_files", "pids_limit")
+              "log_max_files", "pids_limit", "volumes")
 
     def __init__(self, name=None, containers=(), share_pid=False, pause="c",
                  grace=DEFAULT_GRACE, restart=DEFAULT_RESTART, no_new_privs=False, cap_drop=(),
                  init_containers=(), backoff=DEFAULT_BACKOFF, network=None, ports=(),
                  hostname=None, labels=None, log_max_size=LOG_MAX_SIZE,
-                 log_max_files=LOG_MAX_FILES, pids_limit=DEFAULT_PIDS_LIMIT):
+                 log_max_files=LOG_MAX_FILES, pids_limit=DEFAULT_PIDS_LIMIT, volumes=()):
         self.name = name
         self.containers = list(containers)
         self.share_pid = share_pid
@@ -187,6 +206,7 @@ class PodSpec:
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
         self.pids_limit = pids_limit      # None: no limit
+        self.volumes = [dict(v) for v in volumes]   # podfs.Volume dicts
 
     def to_dict(self):
         """Plain data for the pod record."""
@@ -206,6 +226,9 @@ class PodSpec:
     def all_containers(self):
         return self.init_containers + self.containers
 
+    def uses_images(self):
+        return any(c.image for c in self.all_containers())
+
 
 def validate(spec):
     """Checks a whole PodSpec; raises LauncherError on the first problem."""
@@ -221,12 +244,20 @@ def validate(spec):
         if c.name in seen:
             raise LauncherError(f"duplicate container name {c.name!r}")
         seen.add(c.name)
-        if not c.argv or not c.argv[0]:
-            raise LauncherError(f"container {c.name!r}: empty command")
+        if c.image is None and (not c.argv or not c.argv[0]):
+            raise LauncherError(f"container {c.name!r}: empty command (and no image)")
+        if c.image is None and (c.volume_mounts or c.read_only or c.user):
+            raise LauncherError(f"container {c.name!r}: volume mounts, a read-only root and "
+                                "user settings need an image (a host-binary container runs "
+                                "in the host's files)")
+        if c.image is not None and (not isinstance(c.image, str) or not c.image
+                                    or "\0" in c.image or len(c.image) > 4096):
+            raise LauncherError(f"container {c.name!r}: invalid image {quote(c.image)}")
         for k in c.env:
             if not k or "=" in k or "\0" in k:
                 raise LauncherError(f"container {c.name!r}: invalid variable name {quote(k)}")
-        for arg in list(c.argv) + list(c.env.values()) + [c.cwd or "/"]:
+        for arg in list(c.argv) + list(c.command or ()) + list(c.args or ()) + \
+                list(c.env.values()) + [c.cwd or "/"]:
             if "\0" in arg:
                 raise LauncherError(f"container {c.name!r}: NUL byte in command, env or "
                                     "working directory")

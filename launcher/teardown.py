@@ -90,10 +90,12 @@ def release(store, pods):
     every orphaned CNI attachment gets its DEL (while the pinned netns
     still exists), then the namespaces are unpinned. Returns the failed
     DELs as [(sandbox id, error)] (they stay pending)."""
+    from launcher.supervisor import onimage
     for pod in pods:
         if pod.record is not None:
             kill_leftovers(pod.record)
         remove_cgroups(pod)
+        onimage.teardown(pod.record, pod.id)
     failed = []
     if os.path.isdir(cni_dir(store)):
         from launcher.net import cni

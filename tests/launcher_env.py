@@ -48,8 +48,9 @@ def proc_mounts():
 class Launcher:
     """Runs `python -m launcher` against a private state directory."""
 
-    def __init__(self, statedir):
+    def __init__(self, statedir, image_root=None):
         self.statedir = str(statedir)
+        self.image_root = str(image_root) if image_root else None
         pypath = os.environ.get("PYTHONPATH")
         # Each Launcher's pods get cgroups under a parent of their own, so a
         # test's leak check sees only its pods' cgroups.
@@ -59,7 +60,16 @@ class Launcher:
                         LAUNCHER_CGROUP_PARENT=self.cgroup_parent,
                         PYTHONPATH=REPO + (os.pathsep + pypath if pypath else ""))
         self.env.pop("LAUNCHER_MONITOR", None)
+        if self.image_root:
+            self.env["LAUNCHER_IMAGE_ROOT"] = self.image_root
         self.marker = f"LAUNCHER_STATE_DIR={self.statedir}".encode()
+
+    def writable_layers(self):
+        """The pods' writable layers and emptyDirs left in the image root."""
+        if not self.image_root:
+            return []
+        d = os.path.join(self.image_root, "containers")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
     def cgroups(self):
         """Every cgroup left under this Launcher's cgroup parent (its pods')."""
@@ -136,6 +146,8 @@ class Launcher:
                     pass
         if self.pod_files():
             problems.append(f"state left: {self.pod_files()}")
+        if self.writable_layers():
+            problems.append(f"pod storage left in the image root: {self.writable_layers()}")
         left = self.cgroups()
         if left:
             problems.append(f"cgroups left: {left}")

@@ -90,13 +90,18 @@ def main(o):
     if pidfd is None:
         raise LauncherError(f"container {c['name']!r} of pod {st['name']!r} is not running")
     spec = PodSpec.from_dict(pod.record["spec"])
-    cspec = next(x for x in spec.all_containers() if x.name == c["name"])
-    hostname = spec.hostname or pod.record["name"]
+    process = c["process"]
+    user = None
+    if c.get("user"):
+        from launcher.runtime import users
+        user = users.UserSpec.from_dict(c["user"])
     from launcher import cgroups
     from launcher.teardown import cgroup_parent
     cg = cgroups.Pod(cgroups.detect(), pod.id, cgroup_parent(pod.record))
-    plan = plans.exec_plan(spec, cspec, hostname, pidfd, o["argv"], o["env"], o["workdir"],
-                           security.capability_numbers(spec.cap_drop), cg.placement(cspec.name))
+    plan = plans.exec_plan(spec, (process["argv"], process["env"], process["cwd"]), pidfd,
+                           o["argv"], o["env"], o["workdir"],
+                           security.capability_numbers(spec.cap_drop), cg.placement(c["name"]),
+                           user)
     spawner = Spawner()
     child = []
 

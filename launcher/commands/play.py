@@ -47,11 +47,15 @@ def parse(argv):
         sys.stderr.write(f"launcher: warning: {w}\n")
 
     def ctr(c):
-        return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir, c.resources)
+        return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir, c.resources,
+                             image=c.image, pull_policy=c.pull_policy, command=c.command,
+                             args=c.args, volume_mounts=c.volume_mounts, read_only=c.read_only,
+                             user=c.user)
     spec.name, spec.labels, spec.hostname = m.name, m.labels, m.hostname
     spec.share_pid, spec.restart, spec.grace = m.share_pid, m.restart_policy, float(m.grace_seconds)
     spec.init_containers = [ctr(c) for c in m.init_containers]
     spec.containers = [ctr(c) for c in m.containers]
+    spec.volumes = list(m.volumes)
     validate(spec)
     check_sandbox(spec)
     opts["spec"] = spec

@@ -18,8 +18,14 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
   -d, --detach              print the pod id and leave the pod running
   -e, --env K=V             environment for every container (repeatable)
-  -c, --container NAME=CMD  a container running CMD, shlex-split (repeatable)
-  -w, --workdir DIR         the containers' working directory (default /)
+  -c, --container NAME[:IMAGE]=CMD  a container running CMD, shlex-split (repeatable);
+                            with IMAGE it runs on that image (an empty CMD: the image's own)
+  --image IMAGE             the image of the `-- CMD` container and of every -c without one
+                            (CMD then replaces the image's Cmd, as podman does)
+  --pull missing|always|never   when to pull the images (default missing)
+  -v, --volume SRC:DST[:ro] a host path mounted in every container on an image
+  --read-only               the image containers' root filesystems are read-only
+  -w, --workdir DIR         the containers' working directory (default: the image's, else /)
   --grace SECONDS           stop grace period (default 10)
   --restart POLICY          Never (default), OnFailure or Always
   --backoff SECONDS         restart back-off base (default 10; doubles up to 30x)
@@ -88,6 +94,7 @@ def parse(argv):
     spec = PodSpec()
     opts = {"detach": False, "demo": False, "help": False}
     env, named, cmd, cwd, grace_set, limits = {}, [], None, None, False, {}
+    image, pull, volumes, read_only = None, None, [], False
     while args.more():
         raw, a, inline = args.option()
         if a == "--" and inline is None:
@@ -111,6 +118,16 @@ def parse(argv):
             named.append((name, line))
         elif a in ("-w", "--workdir"):
             cwd = args.value(a, inline)
+        elif a == "--image":
+            image = args.value(a, inline)
+        elif a == "--pull":
+            pull = args.value(a, inline)
+            if pull not in PULL_POLICIES:
+                raise LauncherError(f"run: --pull {quote(pull)}: use missing, always or never")
+        elif a in ("-v", "--volume"):
+            volumes.append(args.value(a, inline))
+        elif a == "--read-only" and inline is None:
+            read_only = True
         elif a in ("--memory", "-m", "--cpus"):
             limits["memory" if a != "--cpus" else "cpus"] = args.value(a, inline)
         elif a == "--grace":
@@ -136,17 +153,29 @@ def parse(argv):
     if limits:
         from launcher.cgroups import resources
         res = resources.from_cli(**limits)
-    if cmd:
-        spec.containers.append(ContainerSpec(_container_name(cmd[0]), cmd, env, cwd, res))
+    policy = PULL_POLICIES.get(pull or "missing")
+    mounts = _volumes(volumes, spec) if volumes else []
+
+    def container(name, argv_, img):
+        if not img:
+            return ContainerSpec(name, argv_, env, cwd, res)
+        return ContainerSpec(name, [], env, cwd, res, image=img, pull_policy=policy,
+                             args=argv_ or None, volume_mounts=mounts, read_only=read_only)
+    if cmd or (image and not named):
+        spec.containers.append(container(_container_name(cmd[0] if cmd else _image_base(image)),
+                                         cmd or [], image))
     for name, line in named:
+        name, _, img = name.partition(":")
         import shlex   # only here: it imports re, which costs start-up time
         try:
             argv_ = shlex.split(line)
         except ValueError as e:
             raise LauncherError(f"bad -c {quote(name)}=...: {e}") from None
-        if not argv_:
+        if not argv_ and not (img or image):
             raise LauncherError(f"container {quote(name)}: empty command")
-        spec.containers.append(ContainerSpec(name, argv_, env, cwd, res))
+        spec.containers.append(container(name, argv_, img or image))
+    if (volumes or read_only) and not spec.uses_images():
+        raise LauncherError("-v and --read-only need containers on an image (--image)")
     if not spec.containers:
         opts["demo"] = True
         if opts["detach"]:
@@ -155,14 +184,54 @@ def parse(argv):
         if not grace_set:
             spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
         check_pod_name(spec.name)
-        if spec.network or spec.restart != "Never" or cwd is not None or limits:
+        if spec.network or spec.restart != "Never" or cwd is not None or limits or volumes:
             raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
                                 "(give a command to use the other options)")
     else:
         validate(spec)
     check_sandbox(spec)
+    check_images(spec)
     opts["spec"] = spec
     return opts
+
+
+# podman's --pull values -> Kubernetes' imagePullPolicy
+PULL_POLICIES = {"missing": "IfNotPresent", "always": "Always", "never": "Never"}
+
+
+def _image_base(ref):
+    """A container name from an image reference: its last path part, no tag."""
+    base = ref.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
+    return base or "main"
+
+
+def _volumes(texts, spec):
+    """-v SRC:DST[:ro|rw] -> hostPath volumes of the pod and their mounts
+    (VolumeMount dicts for every container on an image)."""
+    from launcher.supervisor import podfs
+    items, mounts = [], []
+    for i, text in enumerate(texts):
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise LauncherError(f"bad -v {quote(text)}: use SRC:DST[:ro] (absolute paths)")
+        items.append({"name": f"v{i}", "hostPath": {"path": parts[0]}})
+        mounts.append({"name": f"v{i}", "mountPath": parts[1],
+                       "readOnly": len(parts) == 3 and parts[2] == "ro"})
+    vols = podfs.parse_volumes(items, "-v")
+    spec.volumes = [v.to_dict() for v in vols]
+    return [m.to_dict() for m in podfs.parse_volume_mounts(mounts, vols, "-v")]
+
+
+def check_images(spec):
+    """run: every image is there before anything is made (pulled if the
+    policy says so), as podman run does; a missing one is one line."""
+    from launcher.images.ensure import ImagePullError, ensure
+    for c in spec.all_containers():
+        if c.image:
+            try:
+                ensure(c.image, c.pull_policy)
+            except ImagePullError as e:
+                raise LauncherError(f"container {c.name!r}: {e}") from None
 
 
 def launch(spec, detach):

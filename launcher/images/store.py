@@ -8,6 +8,7 @@
     ROOT/locks/layer-HEX       flock of whoever unpacks that layer
     ROOT/holds/POD/ID          pod POD uses image ID (rmi refuses while the pod is live)
     ROOT/tmp/PID-START-RAND/   one pull's work: skopeo's copy, layers being made, its lease
+    ROOT/containers/POD/       the pods' writable layers and emptyDirs (launcher/supervisor/podfs.py)
 
 Trust: an entry of layers/ or blobs/ exists only once complete and
 verified: it is made in tmp/ and renamed into place after its digest
@@ -28,7 +29,7 @@ from launcher.store import fs
 from launcher.store.root import trusted_dir
 
 SCHEMA = 1
-SUBDIRS = ("images", "blobs", "blobs/sha256", "layers", "locks", "holds", "tmp")
+SUBDIRS = ("images", "blobs", "blobs/sha256", "layers", "locks", "holds", "tmp", "containers")
 RECORD_LIMIT = 4 << 20
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _POD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")

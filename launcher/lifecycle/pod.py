@@ -16,7 +16,8 @@ CREATE_SANDBOX, START_CONTAINER, KILL_CONTAINER, REMOVE_SANDBOX = (
     "CreateSandbox", "StartContainer", "KillContainer", "RemoveSandbox")
 EVENT_TYPES = ("SandboxCreated", "SandboxFailed", "SandboxChanged", "SandboxRemoved",
                "ContainerStarted", "ContainerRestarted", "ContainerExited", "BackOff",
-               "Killing", "PhaseChanged", "Stopping")
+               "Killing", "PhaseChanged", "Stopping", "Failed")
+IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 OOM_KILLED = "OOMKilled"
 
 
@@ -28,7 +29,7 @@ class ContainerStatus:
 
     STATE = ("name", "init", "state", "reason", "restart_count", "exit_code", "started_at",
              "finished_at", "next_start_at", "starts", "starting", "killing", "kill_at",
-             "forced")
+             "forced", "pull_failures")
 
     def __init__(self, name, init=False, state=WAITING, exit_code=None, starts=0, backoff=None):
         self.name = name
@@ -45,6 +46,7 @@ class ContainerStatus:
         self.killing = False          # KillContainer handed out, exit not seen yet
         self.kill_at = None           # when the KILL follows the TERM
         self.forced = False           # the KILL was handed out
+        self.pull_failures = 0        # image pulls failed in a row
         self.backoff = backoff or BackOff()
 
     def to_dict(self):
@@ -310,7 +312,7 @@ class PodLifecycle:
             c.restart_count += 1
         c.starts += 1
         c.state, c.reason, c.starting = STARTED, "", False
-        c.killing, c.kill_at, c.forced = False, None, False
+        c.killing, c.kill_at, c.forced, c.pull_failures = False, None, False, 0
         c.started_at, c.next_start_at = now, None
         self._event(now, "ContainerRestarted" if restart else "ContainerStarted", name,
                     self.sandbox.id if self.sandbox else None)
@@ -349,6 +351,25 @@ class PodLifecycle:
             delay = c.backoff.next(now - c.started_at)
             c.state, c.reason, c.next_start_at = WAITING, "CrashLoopBackOff", now + delay
             self._event(now, "BackOff", name, message=f"restart in {delay:g} s")
+        self._update(now)
+
+    def image_pull_failed(self, name, reason, message, now):
+        """A StartContainer could not get the container's image (reason:
+        ErrImagePull, ErrImageNeverPull, InvalidImageName): the container
+        waits and is tried again after its back-off, as the kubelet does;
+        its reason is the error the first time, then ImagePullBackOff. It
+        never ran, so no restart is counted and the pod stays Pending."""
+        c = self.container(name)
+        if c.state != WAITING or not c.starting:
+            raise LauncherError(f"container {name!r}: image pull reported while {c.state}")
+        c.starting = False
+        c.reason = reason if c.pull_failures == 0 else IMAGE_PULL_BACKOFF
+        c.pull_failures += 1
+        delay = c.backoff.next(0)
+        c.next_start_at = now + delay
+        self._event(now, "Failed", name, message=f"{reason}: {message}")
+        self._event(now, "BackOff", name, message=f"{IMAGE_PULL_BACKOFF}: back-off pulling "
+                    f"the image, next try in {delay:g} s")
         self._update(now)
 
     def stop(self, now):

@@ -34,23 +34,26 @@ class ChildPlan:
     setsid      a new session (default True)
     cgroup      a Placement (launcher/cgroups) the child enters first, or None;
                 the parent closes it once the child has exec'd
+    rootfs      a RootfsPlan (launcher/runtime/rootfs.py): the container's root
+                filesystem, built by the mounts step instead of `mounts`
+    user        a UserSpec (launcher/runtime/users.py) the user step switches to
     """
 
     __slots__ = ("what", "argv", "env", "search_path", "pidns", "join", "unshare", "hostname",
                  "loopback", "mounts", "cwd", "stdin", "stdout", "stderr", "keep_fds", "caps",
-                 "no_new_privs", "setsid", "cgroup")
+                 "no_new_privs", "setsid", "cgroup", "rootfs", "user")
 
     def __init__(self, what, argv, *, env=None, search_path=False, pidns=None, join=(),
                  unshare=0, hostname=None, loopback=False, mounts=None, cwd="/", stdin=None,
                  stdout=None, stderr=None, keep_fds=(), caps=(), no_new_privs=False, setsid=True,
-                 cgroup=None):
+                 cgroup=None, rootfs=None, user=None):
         self.what, self.argv, self.env, self.search_path = what, list(argv), env, search_path
         self.pidns, self.join, self.unshare = pidns, list(join), unshare
         self.hostname, self.loopback, self.mounts, self.cwd = hostname, loopback, mounts, cwd
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.keep_fds, self.caps, self.no_new_privs = tuple(keep_fds), tuple(caps), no_new_privs
         self.setsid = setsid
-        self.cgroup = cgroup
+        self.cgroup, self.rootfs, self.user = cgroup, rootfs, user
 
 
 class _Context:

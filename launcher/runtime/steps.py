@@ -11,9 +11,14 @@ path can skip a security step. A step does nothing its plan does not ask for.
                   new ones (pause: net, IPC, UTS; a container: mount)
     host          sethostname() and loopback up (pause, in its new UTS and
                   network namespaces)
-    mounts        every mount private, the state root's pins hidden, a /proc
-                  for the PID namespace the process sees
+    mounts        on an image: its root filesystem, runc's order
+                  (launcher/runtime/rootfs.py, ending in pivot_root); on the
+                  host's files: every mount private, the state root's pins
+                  hidden, a /proc for the PID namespace the process sees.
+                  Nothing may be imported after this step: / may be the image
     workdir       chdir() to the plan's working directory (default /)
+    user          on an image: the user from its config and the pod's
+                  securityContext, resolved in its /etc/passwd, switched to
     security      capabilities dropped, no_new_privs: after every privileged
                   step, before exec
     stdio         fds 0-2 set, every other fd closed but those passed on purpose
@@ -33,7 +38,7 @@ except ImportError:   # not CPython
     import signal
 
 from launcher.errors import EXIT_CANNOT_RUN, EXIT_LAUNCHER, EXIT_NOT_FOUND
-from launcher.runtime import mounts, security, syscalls
+from launcher.runtime import mounts, rootfs, security, syscalls, users
 
 # Signals Python changes at start-up (or we set): back to default in the child.
 _PY_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGQUIT")
@@ -86,6 +91,9 @@ def host(plan, ctx):
 
 
 def mounts_(plan, ctx):
+    if plan.rootfs is not None:
+        rootfs.setup(plan.rootfs)
+        return
     if not plan.mounts:
         return
     mounts.make_private()
@@ -100,6 +108,11 @@ def workdir(plan, ctx):
         os.chdir(plan.cwd)
     except OSError as e:
         raise StepError(EXIT_LAUNCHER, _oserror(f"working directory {plan.cwd!r}", e)) from None
+
+
+def user(plan, ctx):
+    if plan.user is not None:
+        users.apply(plan.user, plan.env)
 
 
 def security_(plan, ctx):
@@ -147,7 +160,8 @@ def execute(plan, ctx):
 
 STEPS = (("session", session), ("parent-death", parent_death), ("cgroups", cgroups),
          ("namespaces", namespaces),
-         ("host", host), ("mounts", mounts_), ("workdir", workdir), ("security", security_),
+         ("host", host), ("mounts", mounts_), ("workdir", workdir), ("user", user),
+         ("security", security_),
          ("stdio", stdio), ("signals", signals), ("exec", execute))
 
 

@@ -98,19 +98,34 @@ class Supervisor:
         if a.kind == CREATE_SANDBOX:
             self.create_sandbox()
         elif a.kind == START_CONTAINER:
-            c, init = self.specs[a.container]
-            p = self.pod.start_container(c, init)
-            if p.failed:
-                p.reported = True
-                self.lc.container_exited(c.name, p.failed[0], time.time())
-            else:
-                self.lc.container_started(c.name, time.time())
+            self.start_container(*self.specs[a.container])
         elif a.kind == KILL_CONTAINER:
             self.pod.signal(self.pod.procs[a.container],
                             signal.SIGKILL if a.force else signal.SIGTERM)
         elif a.kind == REMOVE_SANDBOX:
             self.pod.remove_sandbox()
             self.lc.sandbox_removed(time.time())
+
+    def start_container(self, c, init):
+        """Performs a StartContainer: the lifecycle hears that it runs, that
+        its image could not be had (it backs off: ImagePullBackOff), or
+        that a set-up step failed (an exit with 125-127)."""
+        from launcher.images.ensure import ImagePullError
+        try:
+            p = self.pod.start_container(c, init)
+        except ImagePullError as e:
+            self.pod.warn(f"container {c.name}: {e.reason}: {e}")
+            self.lc.image_pull_failed(c.name, e.reason, str(e), time.time())
+            return
+        except LauncherError as e:
+            self.pod.warn(f"container {c.name}: {e}")
+            self.lc.container_exited(c.name, e.code, time.time())
+            return
+        if p.failed:
+            p.reported = True
+            self.lc.container_exited(c.name, p.failed[0], time.time())
+        else:
+            self.lc.container_started(c.name, time.time())
 
     def create_sandbox(self):
         """Performs a CreateSandbox, reporting success or failure."""

@@ -21,7 +21,7 @@ from launcher.runtime.spawn import Spawner
 from launcher.spec import STOP_SIGNALS
 from launcher.store import layout
 from launcher.store.pods import now
-from launcher.supervisor import sandbox
+from launcher.supervisor import onimage, sandbox
 from launcher.supervisor.logs import RotatingLog
 from launcher.supervisor.output import OutputPump
 
@@ -79,6 +79,7 @@ class Pod:
         self.stop_requested = False
         self.supervisor_kind = "launcher"
         self.cgroup_parent = os.environ.get("LAUNCHER_CGROUP_PARENT") or "launcher"
+        self.podfs = None            # the pod's filesystems (podfs.PodFS), with images
         self._runtime_init()
 
     def _runtime_init(self):
@@ -94,9 +95,12 @@ class Pod:
     STATE = ("detached", "caps", "pause_argv", "pause_ready", "sandbox_id", "sandboxes",
              "supervisor_kind", "cgroup_parent")
 
+    def podfs_state(self):
+        return self.podfs.to_dict() if self.podfs else None
+
     def to_state(self):
         d = {k: getattr(self, k) for k in self.STATE}
-        d.update(id=self.dir.id, spec=self.spec.to_dict(),
+        d.update(id=self.dir.id, spec=self.spec.to_dict(), podfs=self.podfs_state(),
                  pause=self.pause.to_state() if self.pause else None,
                  procs=[p.to_state() for p in self.procs.values()],
                  pipes=[[fd, name, which] for fd, (name, which) in self.pipes.items()])
@@ -117,6 +121,11 @@ class Pod:
         pod.pause = Proc.from_state(d["pause"]) if d["pause"] else None
         pod.procs = {p["name"]: Proc.from_state(p) for p in d["procs"]}
         pod.pipes = {fd: [name, which] for fd, name, which in d["pipes"]}
+        if d.get("podfs"):
+            from launcher.supervisor import podfs
+            pod.podfs = podfs.PodFS.from_dict(d["podfs"])
+        else:
+            pod.podfs = None
         pod.ended, pod.stop_requested = [], False
         pod._runtime_init()
         return pod
@@ -159,12 +168,14 @@ class Pod:
         return self.cg
 
     def remove_cgroups(self):
-        """Kills whatever is left in the pod's cgroups (an escapee of any
-        container) and removes them: the end of every pod."""
+        """The end of every pod: kills whatever is left in its cgroups (an
+        escapee of any container) and removes them, then the pod's
+        filesystems and image holds (launcher/supervisor/onimage.py)."""
         cg = self.cgroups()
         try:
             cg.kill_all()
             cg.remove()
+            onimage.teardown(self.record, self.dir.id)
         except LauncherError as e:
             self.warn(str(e))
 
@@ -245,10 +256,11 @@ class Pod:
         try:
             if c.name not in {x.name for x in self.spec.all_containers()}:   # the demo's
                 self.cgroups().add_container(c.name, c.resources)
+            process, root, user, info = onimage.start(self, c)
             oom_before = self.cgroups().oom_kills(c.name)
-            plan = plans.container_plan(self.spec, c, self.hostname(), self.pause_pidfd,
+            plan = plans.container_plan(self.spec, c, process, self.pause_pidfd,
                                         [self.store.path], out, err, self.caps,
-                                        self.cgroups().placement(c.name))
+                                        self.cgroups().placement(c.name), root, user)
             pid, failed = self.spawner.spawn(plan)
         except BaseException:
             for fd, _ in ends:
@@ -264,8 +276,9 @@ class Pod:
         p = Proc(c.name, pid)
         p.failed, p.oom_before = failed, oom_before
         self.procs[c.name] = p
-        entry = {"name": c.name, "argv": c.argv, "init": init, "pid": pid, "start": p.start,
-                 "namespaces": namespaces.inodes(pid) if not failed else {}}
+        entry = {"name": c.name, "argv": process[0], "init": init, "pid": pid, "start": p.start,
+                 "namespaces": namespaces.inodes(pid) if not failed else {},
+                 "process": {"argv": process[0], "env": process[1], "cwd": process[2]}, **info}
         old = [i for i, e in enumerate(self.record["containers"]) if e["name"] == c.name]
         if old:
             self.record["containers"][old[0]] = entry
@@ -326,6 +339,7 @@ class Pod:
             cg.kill_container(p.name)
             if cgroups.oom_killed(p.oom_before, cg.oom_kills(p.name), p.code):
                 p.reason = "OOMKilled"
+            onimage.ended(self, p.name)
         except LauncherError as e:
             self.warn(str(e))
 

@@ -104,6 +104,14 @@ class VolumeMount:
         self.name, self.mount_path, self.read_only = name, mount_path, bool(read_only)
         self.sub_path, self.field = sub_path or "", field or f"volumeMount {mount_path!r}"
 
+    def to_dict(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["name"], d["mount_path"], d.get("read_only", False), d.get("sub_path", ""),
+                   d.get("field", ""))
+
 
 def _object(value, field):
     if not isinstance(value, dict):

@@ -14,6 +14,7 @@ except ImportError:   # not CPython
 from launcher.errors import LauncherError
 from launcher.runtime import namespaces, plans
 from launcher.store import layout
+from launcher.supervisor import onimage
 
 READY_TIMEOUT = 10.0
 
@@ -36,10 +37,17 @@ def create(pod):
             attachment = cni.add(cni.load(pod.spec.network), sid, pins["net"], "eth0",
                                  pod.spec.ports, state_dir=pod.cni_dir(),
                                  pod_id=pod.record["id"], owner_pid=os.getpid())
+        onimage.prepare_pod(pod, attachment.ip if attachment else None)
     except BaseException:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         pod.pause.code, pod.pause.reported = 128 + signal.SIGKILL, True
+        if attachment is not None:
+            from launcher.net import cni
+            try:
+                cni.delete(pod.cni_dir(), sid)
+            except LauncherError as e:
+                pod.warn(f"{e} (left for `launcher gc`)")
         namespaces.unpin(pod.dir.fd, pod.dir.path)
         pod.close_pause_pidfd()
         raise

@@ -80,19 +80,29 @@ def test_expand_follows_kubernetes_expansion(text, env, out):
     assert expand(text, env) == out
 
 
-def test_image_is_ignored_with_one_warning_line_for_all_containers():
-    """image is accepted; one warning line names every container that had one."""
-    doc = pod(containers=[{"name": "a", "image": "busybox", "command": ["true"]},
-                          {"name": "b", "image": "nginx", "command": ["true"]}],
-              initContainers=[{"name": "i", "image": "x", "command": ["true"]}])
-    _, warnings = parse(doc)
-    assert len(warnings) == 1 and "i, a, b" in warnings[0] and "\n" not in warnings[0]
+def test_an_image_keeps_command_and_args_apart():
+    """With an image, command and args stay apart (they are read against the
+    image's Entrypoint and Cmd when it starts; None: not given), expanded;
+    without one, argv is command + args."""
+    doc = pod(containers=[{"name": "a", "image": "busybox", "command": ["echo", "$(X)"],
+                           "env": [{"name": "X", "value": "x"}]},
+                          {"name": "b", "image": "nginx:1.25", "args": ["-g", "daemon off;"],
+                           "imagePullPolicy": "Never"},
+                          {"name": "c", "image": "busybox"},
+                          {"name": "d", "command": ["true"], "args": ["1"]}])
+    m, warnings = parse(doc)
+    a, b, c, d = m.containers
+    assert warnings == []
+    assert (a.image, a.command, a.args, a.argv) == ("busybox", ("echo", "x"), None, ())
+    assert (b.command, b.args, b.pull_policy) == (None, ("-g", "daemon off;"), "Never")
+    assert (c.command, c.args) == (None, None)
+    assert (d.image, d.argv) == (None, ("true", "1"))
 
 
 @pytest.mark.parametrize("doc,needle", [
     (pod(containers=[{"name": "a", "command": ["x"]}, {"name": "b", "command": ["x"],
-                                                       "ports": []}]),
-     "spec.containers[1].ports: unknown"),
+                                                       "lifecycle": {}}]),
+     "spec.containers[1].lifecycle: unknown"),
     ({**BASE, "status": {}}, "status: unknown"),
     ({**BASE, "metadata": {"name": "p", "namespace": "x"}}, "metadata.namespace: unknown"),
     (pod(nodeName="n"), "spec.nodeName: unknown"),
@@ -101,9 +111,23 @@ def test_image_is_ignored_with_one_warning_line_for_all_containers():
     (pod(containers=[{"name": "a", "command": ["x"],
                       "env": [{"name": "A", "valueFrom": {"fieldRef": {}}}]}]),
      "spec.containers[0].env[0].valueFrom: not supported"),
-    (pod(containers=[{"name": "web", "image": "nginx"}]), "container 'web' "),
-    (pod(containers=[{"name": "web", "args": ["x"]}]), "has no command"),
-    (pod(containers=[{"name": "web", "command": []}]), "has no command"),
+    (pod(containers=[{"name": "web", "imagePullPolicy": "Always", "command": ["x"]}]),
+     "has no image"),
+    (pod(containers=[{"name": "web", "args": ["x"]}]), "neither an image nor a command"),
+    (pod(containers=[{"name": "web", "command": []}]), "neither an image nor a command"),
+    (pod(containers=[{"name": "web", "image": "x", "imagePullPolicy": "Sometimes"}]),
+     "imagePullPolicy: 'Sometimes' is not one of"),
+    (pod(containers=[{"name": "web", "command": ["x"], "securityContext": {"runAsUser": 5}}]),
+     "need an image"),
+    (pod(containers=[{"name": "web", "image": "x", "securityContext": {"runAsUser": -5}}]),
+     "runAsUser: expected an integer"),
+    (pod(containers=[{"name": "web", "image": "x", "ports": [{"containerPort": 0}]}]),
+     "ports[0].containerPort"),
+    (pod(containers=[{"name": "web", "image": "x", "volumeMounts": [{"name": "v",
+                                                                       "mountPath": "/v"}]}]),
+     "no volume named 'v'"),
+    (pod(volumes=[{"name": "v", "nfs": {}}], containers=[{"name": "web", "image": "x"}]),
+     "spec.volumes[0].nfs"),
     (pod(containers=[{"name": "web", "command": "sleep 1"}]),
      "spec.containers[0].command: expected a list"),
     (pod(containers=[{"name": "a", "command": ["sleep", 1]}]), "command[1]: expected a string"),
@@ -180,8 +204,8 @@ def test_example_manifests_parse(path):
 def test_shared_pid_example_is_the_busybox_sleep_pod():
     """The domain brief's pod: shareProcessNamespace, a `sleep 3600` container."""
     p, warnings = load(os.path.join(REPO, "examples", "pods", "shared-pid.yaml"))
-    assert p.share_pid and ("sleep", "3600") in [c.argv for c in p.containers]
-    assert warnings and "image ignored" in warnings[0]
+    assert p.share_pid and ("sleep", "3600") in [c.command for c in p.containers]
+    assert [c.image for c in p.containers] == ["busybox:1.28", "busybox:1.28"]
 
 
 def test_cronjob_example_runs_to_completion_with_on_failure():
