@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from launcher_env import REPO, wait_for
-from test_launcher_net import MISSING, allocations, net  # noqa: F401  (net: the fixture)
+from test_launcher_net import MISSING, Net, allocations, cni_records
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="needs " + ", ".join(MISSING))
 
@@ -60,6 +60,36 @@ def nginx_image(image_root):
     pulled = pull.pull(f"oci:{layout}:latest", root=str(image_root))
     assert NGINX_NAME in pulled.names, pulled.names
     return pulled.image_id
+
+
+def leftovers(net):
+    """What the logged sandboxes and the state dir still hold (Net.leftovers:
+    IPs, veths, iptables rules, CNI records, mounts under the state dir),
+    except the state root's own `.mounts` bind, which the launcher keeps as
+    `ip netns` keeps /run/netns (the lx fixture unmounts it); anything
+    mounted below it counts."""
+    left = net.leftovers()
+    keep = os.path.join(net.lx.statedir, ".mounts")
+    mounts = [m for m in left.pop("mounts", []) if m != keep]
+    if mounts:
+        left["mounts"] = mounts
+    return left
+
+
+@pytest.fixture
+def net(lx, tmp_path):
+    """test_launcher_net's CNI bookkeeping around `lx` (logging wrappers
+    first in LAUNCHER_CNI_PATH); teardown removes every pod, runs gc until
+    no CNI record is left (bounded) and fails the test if a logged sandbox
+    left an IP, veth, rule, record or mount behind."""
+    n = Net(lx, tmp_path)
+    yield n
+    for pod in lx.ps():
+        lx.run("rm", "-f", pod["id"])
+    wait_for(lambda: (lx.run("gc").returncode == 0 and not cni_records(lx.statedir)
+                      and not lx.ps()), 30, 0.3)
+    left = wait_for(lambda: leftovers(n) == {}, 5, 0.2) or leftovers(n)
+    assert left is True or left == {}, f"leaked: {left}"
 
 
 def nginx_conf():
@@ -101,7 +131,8 @@ def http_get(ip, timeout=20.0):
         try:
             conn.request("GET", "/")
             resp = conn.getresponse()
-            last[0] = (resp.status, resp.getheader("Server", ""), resp.read().decode(errors="replace"))
+            body = resp.read().decode(errors="replace")
+            last[0] = (resp.status, resp.getheader("Server", ""), body)
         except OSError as e:
             last[0] = (None, "", repr(e))
         finally:
@@ -169,7 +200,7 @@ def test_pause_test_pod_serves_through_nginx_with_own_pid_namespaces(lx, net, tm
         rows = ps_rows(lx, "pause-test")
         assert rows[0] == (1, "sleep 3600"), rows
         assert not [c for _, c in rows if "httpd" in c or "nginx" in c or "pause" in c], rows
-    assert net.leftovers() == {} and lx.writable_layers() == []
+    assert leftovers(net) == {} and lx.writable_layers() == []
 
 
 def test_pause_test_pod_with_shared_pid_namespace_shows_every_process(lx, net, tmp_path,
@@ -251,7 +282,7 @@ def test_cronjob_pod_100_runs_allocations_equal_releases(lx, net, tmp_path):
     assert len(sandboxes) == CRON_RUNS and all(s.endswith("-1") for s in sandboxes), sandboxes
     net.assert_once(*sandboxes)
     assert {ip: s for ip, s in allocations().items() if s in sandboxes} == {}
-    assert net.leftovers() == {}
+    assert leftovers(net) == {}
     assert our_mounts(lx.statedir, lx.image_root) == []
     assert lx.writable_layers() == [] and lx.ps() == []
     print(f"{CRON_RUNS} CronJob pods in {took:.1f} s ({CRON_RUNS / took:.1f} pods/s, "
