@@ -1,6 +1,7 @@
 """Helpers shared by the benches: timing statistics, a plain stderr progress
-bar, the machine description, /proc readers, a scratch pids cgroup, the
-kernel.pid_max guard, and the inits we compare (how to start each one)."""
+bar, the machine description and its load (vmstat), /proc readers, a
+scratch pids cgroup, the kernel.pid_max guard, and the inits we compare (how
+to start each one)."""
 import contextlib
 import os
 import platform
@@ -61,6 +62,27 @@ def machine():
     return {"cores": os.cpu_count(), "kernel": platform.release(), "cpu": model,
             "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def load():
+    """How busy the machine is now: /proc/loadavg's 1, 5 and 15 minute
+    figures and the last sample of `vmstat 1 3` (a 1-second interval, not
+    the averages since boot of its first line), as {column: int} and as
+    printed. Recorded before and after a run: wall times are only worth
+    comparing when few processes were runnable."""
+    out = {"loadavg": None, "vmstat": None, "vmstat_line": None}
+    with contextlib.suppress(OSError):
+        with open("/proc/loadavg") as f:
+            out["loadavg"] = [float(x) for x in f.read().split()[:3]]
+    try:
+        r = subprocess.run(["vmstat", "1", "3"], capture_output=True, text=True, timeout=30)
+        lines = r.stdout.splitlines()
+        header, last = lines[1].split(), lines[-1].split()
+        out["vmstat"] = dict(zip(header, (int(v) for v in last)))
+        out["vmstat_line"] = " ".join(last)
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        pass
+    return out
 
 
 def proc_status(pid):

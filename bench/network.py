@@ -8,10 +8,9 @@ iptables chain may be left beyond what was there before."""
 import os
 import re
 import subprocess
-import tempfile
 
 from common import REPO, Skip, summary
-from lifecycle import launcher, timed
+from lifecycle import launcher, scratch_dir, timed
 
 PLUGINS = "/usr/lib/cni"
 NETWORK = "bridge"  # launcher/netconf/bridge.conflist
@@ -46,7 +45,7 @@ def run(reps, progress):
                     base + ["--network", NETWORK, "-p", f"{HOST_PORT}:80", "--", "true"]}
     before = footprint()
     samples = {name: [] for name in variants}
-    with tempfile.TemporaryDirectory(prefix="bench-net-") as state:
+    with scratch_dir("bench-net-") as state:
         env = dict(os.environ, LAUNCHER_STATE_DIR=state,
                    LAUNCHER_CNI_CONF_DIR=os.path.join(REPO, "launcher", "netconf"))
         try:
