@@ -141,25 +141,9 @@ def run(reps, progress):
 
 
 def markdown(res):
-    """The result as a small markdown table (the lead folds it into report.py)."""
-    if "skipped" in res:
-        return f"**cgroups**: skipped ({res['skipped']})\n"
-
-    def ms(s):
-        return f"{s['median'] * 1e3:.2f} ({s['min'] * 1e3:.2f}-{s['max'] * 1e3:.2f})"
-    lines = ["**cgroups per pod cycle** (hierarchies: " + ", ".join(res["hierarchies"])
-             + f"; {res['cycles']} cycles interleaved; ms, median (min-max))", "",
-             "| cycle | wall ms | CPU ms |", "|---|---|---|",
-             f"| fork + exec true | {ms(res['baseline']['wall'])} | {ms(res['baseline']['cpu'])} |",
-             f"| + pod cgroups (detect, create, place, kill_all, remove) | {ms(res['cgroups']['wall'])} "
-             f"| {ms(res['cgroups']['cpu'])} |",
-             f"| added (difference of medians; target <= {res['target_ms']:g} ms) | "
-             f"{res['added_ms']['wall']:.2f} | {res['added_ms']['cpu']:.2f} |", "",
-             "| step | wall ms | CPU ms |", "|---|---|---|"]
-    lines += [f"| {k} | {ms(v['wall'])} | {ms(v['cpu'])} |" for k, v in res["phases"].items()]
-    lines += ["", f"Importing the run path's cgroup modules, once per launcher process: "
-                  f"{ms(res['import'])} ms. Left behind: {', '.join(res['leaked']) or 'none'}", ""]
-    return "\n".join(lines)
+    """The result as markdown, as the whole report renders it (report.py)."""
+    import report
+    return "\n".join(report._cgroups(res)).lstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

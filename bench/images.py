@@ -256,53 +256,9 @@ def run(reps, progress, big=True):
 
 
 def markdown(res):
-    """The result as small markdown tables (the lead folds it into report.py)."""
-    if "skipped" in res and "unpack" not in res:
-        return f"**images**: skipped ({res['skipped']})\n"
-
-    def ms(s):
-        return f"{s['median'] * 1e3:.1f} ({s['min'] * 1e3:.1f}-{s['max'] * 1e3:.1f})"
-
-    def rows(table, ratio_key):
-        out = []
-        for name, r in table.items():
-            if not isinstance(r, dict) or "wall" not in r:
-                if isinstance(r, dict) and "skipped" in r:
-                    out.append(f"| {name} | skipped: {r['skipped']} | | |")
-                continue
-            ratio = f"{r[ratio_key]:.2f}x (CPU {r['cpu ' + ratio_key]:.2f}x)" \
-                if ratio_key in r else ""
-            out.append(f"| {name} | {ms(r['wall'])} | {ms(r['cpu'])} | {ratio} |")
-        return out
-    lines = []
-    for layer, table in res.get("unpack", {}).items():
-        if "skipped" in table:
-            lines += [f"**Unpacking the {layer} layer**: skipped ({table['skipped']})", ""]
-            continue
-        lines += [f"**Unpacking the {layer} layer** ({table['bytes'] / 1e6:.1f} MB uncompressed; "
-                  f"ms, median (min-max))", "", "| variant | wall ms | CPU ms | vs tar -x |",
-                  "|---|---|---|---|"] + rows(table, "vs tar -x") + [""]
-    if "pull" in res:
-        lines += [f"**Pull of busybox from a docker-archive** into an empty store "
-                  f"({res['pull']['pull']['command']})", "",
-                  "| command | wall ms | CPU ms | vs skopeo copy oci: |", "|---|---|---|---|"] \
-            + rows(res["pull"], "vs skopeo copy oci:") + [""]
-        p = res["pull"]["pull"]
-        lines += [f"The pull against a script doing the same work without verifying or "
-                  f"recording anything (skopeo copy to dir:, tar -x, sync): "
-                  f"{p['vs the script']:.2f}x (CPU {p['cpu vs the script']:.2f}x).", ""]
-    if "ensure" in res:
-        e = res["ensure"]
-        lines += ["**ensure() of busybox** (a pod's image; IfNotPresent)", "",
-                  "| call | wall ms | CPU ms |", "|---|---|---|"]
-        lines += [f"| {k} | {ms(v['wall'])} | {ms(v['cpu'])} |" for k, v in e.items()
-                  if isinstance(v, dict)]
-        lines += ["", f"Second ensure did no unpack work (layer dirs unchanged): "
-                      f"{'yes' if e['no unpack work on the second'] else 'NO'}", ""]
-    if "targets" in res:
-        lines += ["Targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}"
-                                          for k, v in res["targets"].items()), ""]
-    return "\n".join(lines)
+    """The result as markdown, as the whole report renders it (report.py)."""
+    import report
+    return "\n".join(report._images(res)).lstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -1,19 +1,42 @@
-"""Turns a results dict into a markdown report (machine line, one table per
-bench, ratios), PNG plots when matplotlib is installed, and rewrites the
-README region between the bench markers."""
+"""Turns a results dict into a markdown report (machine line and load, one
+table per bench, ratios, targets), PNG plots when matplotlib is installed,
+and rewrites the README region between the bench markers. Every bench's
+rendering lives here; bench/images.py, cgroups.py and rootfs.py print
+theirs through it when run on their own."""
 import os
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
-def ms(s):
-    """Seconds as milliseconds with 1 decimal."""
-    return f"{s * 1000:.1f}"
+def ms(s, digits=1):
+    """Seconds as milliseconds with `digits` decimals."""
+    return f"{s * 1000:.{digits}f}"
 
 
-def spread(summ):
+def spread(summ, digits=1):
     """'median (min-max)' in ms."""
-    return f"{ms(summ['median'])} ({ms(summ['min'])}-{ms(summ['max'])})"
+    return (f"{ms(summ['median'], digits)} ({ms(summ['min'], digits)}-"
+            f"{ms(summ['max'], digits)})")
+
+
+def _targets(targets):
+    return "Targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}"
+                                   for k, v in targets.items())
+
+
+def _load(when, load):
+    """One clause on the machine's load (common.load())."""
+    if not load:
+        return f"{when}: not recorded"
+    v, avg = load.get("vmstat"), load.get("loadavg")
+    parts = []
+    if v:
+        parts.append(f"{v.get('r', '?')} runnable, {v.get('b', '?')} blocked, CPU "
+                     f"us/sy/id/wa {v.get('us', '?')}/{v.get('sy', '?')}/{v.get('id', '?')}/"
+                     f"{v.get('wa', '?')} (`vmstat 1 3`, last sample)")
+    if avg:
+        parts.append("loadavg " + " ".join(f"{x:.2f}" for x in avg))
+    return f"{when}: " + (", ".join(parts) or "not recorded")
 
 
 def _reap(res):
@@ -82,6 +105,127 @@ def _network(res):
     return lines
 
 
+def _image_cycles(res):
+    if "skipped" in res:
+        return [f"\n**A container on the busybox image**: skipped: {res['skipped']}"]
+    rows = res["rows"]
+    la = next(iter(rows.values()), {})
+    lines = [f"\n**A container on the busybox image, start to exit** ({res['rounds']} rounds, "
+             "variants interleaved; ms, median (min-max); CPU = the command's and its waited-for "
+             "descendants' user + system time)\n",
+             "| command | wall ms | CPU ms | launcher --image over it (wall, CPU) |",
+             "|---|---|---|---|"]
+    for name, r in rows.items():
+        if "skipped" in r:
+            lines.append(f"| {name} | skipped: {r['skipped']} | | |")
+            continue
+        ratio = (f"{la['vs ' + name]:.2f}x, {la['cpu vs ' + name]:.2f}x"
+                 if f"vs {name}" in la else "")
+        lines.append(f"| {name} | {spread(r['wall'])} | {spread(r['cpu'])} | {ratio} |")
+    leaked = {k: v for k, v in res["leaked"].items() if v}
+    lines.append("\nLeft behind (pods, writable layers, mounts, cgroups, podman containers): "
+                 + (", ".join(f"{k} {v}" for k, v in leaked.items()) or "none"))
+    if res.get("targets"):
+        lines.append("\n" + _targets(res["targets"]))
+    return lines
+
+
+def _images(res):
+    if "skipped" in res and "unpack" not in res:
+        return [f"\n**Images**: skipped: {res['skipped']}"]
+
+    def rows(table, ratio_key):
+        out = []
+        for name, r in table.items():
+            if isinstance(r, dict) and "skipped" in r:
+                out.append(f"| {name} | skipped: {r['skipped']} | | |")
+            elif isinstance(r, dict) and "wall" in r:
+                ratio = (f"{r[ratio_key]:.2f}x (CPU {r['cpu ' + ratio_key]:.2f}x)"
+                         if ratio_key in r else "")
+                out.append(f"| {name} | {spread(r['wall'])} | {spread(r['cpu'])} | {ratio} |")
+        return out
+    lines = []
+    for layer, table in res.get("unpack", {}).items():
+        if "skipped" in table:
+            lines.append(f"\n**Unpacking the {layer} layer**: skipped: {table['skipped']}")
+            continue
+        lines += [f"\n**Unpacking the {layer} layer** ({table['bytes'] / 1e6:.1f} MB "
+                  "uncompressed; ours in-process, the others as commands; variants "
+                  "interleaved; ms, median (min-max))\n",
+                  "| variant | wall ms | CPU ms | vs tar -x |", "|---|---|---|---|"]
+        lines += rows(table, "vs tar -x")
+    if "pull" in res:
+        p = res["pull"]["pull"]
+        lines += [f"\n**Pull of busybox from a docker-archive** into an empty store "
+                  f"(`{p['command']}`; ms, median (min-max))\n",
+                  "| command | wall ms | CPU ms | vs skopeo copy oci: |", "|---|---|---|---|"]
+        lines += rows(res["pull"], "vs skopeo copy oci:")
+        lines.append(f"\nThe pull against a script doing the same work without verifying or "
+                     f"recording anything (skopeo copy to dir:, tar -x, sync): "
+                     f"{p['vs the script']:.2f}x (CPU {p['cpu vs the script']:.2f}x).")
+    if "ensure" in res:
+        e = res["ensure"]
+        lines += ["\n**ensure() of busybox** (what a pod's image costs; IfNotPresent)\n",
+                  "| call | wall ms | CPU ms |", "|---|---|---|"]
+        lines += [f"| {k} | {spread(v['wall'], 2)} | {spread(v['cpu'], 2)} |"
+                  for k, v in e.items() if isinstance(v, dict)]
+        lines.append(f"\nSecond ensure did no unpack work (layer dirs unchanged): "
+                     f"{'yes' if e['no unpack work on the second'] else 'NO'}")
+    if "skipped" in res:
+        lines.append(f"\nImages bench stopped: {res['skipped']}")
+    if res.get("targets"):
+        lines.append("\n" + _targets(res["targets"]))
+    return lines
+
+
+def _cgroups(res):
+    if "skipped" in res:
+        return [f"\n**cgroups per pod cycle**: skipped: {res['skipped']}"]
+    lines = ["\n**cgroups per pod cycle** (hierarchies: " + ", ".join(res["hierarchies"])
+             + f"; {res['cycles']} cycles interleaved with the bare fork + exec; ms, "
+             "median (min-max))\n",
+             "| cycle | wall ms | CPU ms |", "|---|---|---|",
+             f"| fork + exec true | {spread(res['baseline']['wall'], 2)} | "
+             f"{spread(res['baseline']['cpu'], 2)} |",
+             f"| + pod cgroups (detect, create, place, kill_all, remove) | "
+             f"{spread(res['cgroups']['wall'], 2)} | {spread(res['cgroups']['cpu'], 2)} |",
+             f"| added (difference of medians; target <= {res['target_ms']:g} ms) | "
+             f"{res['added_ms']['wall']:.2f} | {res['added_ms']['cpu']:.2f} |",
+             "\n| step | wall ms | CPU ms |", "|---|---|---|"]
+    lines += [f"| {k} | {spread(v['wall'], 2)} | {spread(v['cpu'], 2)} |"
+              for k, v in res["phases"].items()]
+    lines.append(f"\nImporting the run path's cgroup modules, once per launcher process: "
+                 f"{spread(res['import'], 2)} ms. Left behind: "
+                 f"{', '.join(res['leaked']) or 'none'}. "
+                 + _targets({f"at most {res['target_ms']:g} ms added (wall)":
+                             res["within_target"]}))
+    return lines
+
+
+def _rootfs(res):
+    if "skipped" in res:
+        return [f"\n**A container's root filesystem**: skipped: {res['skipped']}"]
+    o, p = res["over host mode ms"], res["parent per start"]
+    lines = [f"\n**A container's root filesystem, fork to reaped exit of `true`** "
+             f"({res['reps']} reps, interleaved; ms, median (min-max))\n",
+             "| variant | wall ms | CPU ms |", "|---|---|---|"]
+    lines += [f"| {k} | {spread(res[k]['wall'], 2)} | {spread(res[k]['cpu'], 2)} |"
+              for k in ("host mode", "rootfs mode")]
+    lines += [f"| parent: fresh upper/work/merged (prepare_container) | "
+              f"{spread(p['prepare'], 2)} | |",
+              f"| parent: cleanup_container after the exit | {spread(p['cleanup'], 2)} | |",
+              f"\nrootfs mode over host mode: **{o['wall']:.2f} ms wall, {o['cpu']:.2f} ms CPU**; "
+              f"pod, once: {res['pod create ms']:.2f} ms (shm tmpfs, etc files).",
+              f"\nWhere setup() spends its {res['setup ms']:.2f} ms (median per step): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in res["steps ms"].items()) + ". "
+              f"Host mode does prepare-root's and proc's work too, so the rootfs's own "
+              f"set-up is {res['own setup ms']:.2f} ms; the rest of the difference, "
+              f"{res['exit and exec ms']:.2f} ms, is the exit tearing down the bigger mount "
+              "namespace and the exec through the overlay.",
+              "\n" + _targets(res["target"])]
+    return lines
+
+
 def _pods(title, r):
     if "skipped" in r:
         return [f"\n**{title}**: skipped: {r['skipped']}"]
@@ -108,6 +252,9 @@ def markdown(res):
              f"{m['date']}: {m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, "
              f"Python {m['python']}, {res['reps']} repetitions. Peers run in the same run; "
              "compare ratios, not absolute times."]
+    if "load_before" in m or "load_after" in m:
+        lines.append(f"\nMachine load {_load('before', m.get('load_before'))}; "
+                     f"{_load('after', m.get('load_after'))}.")
     if "reap" in res:
         lines += ([f"\nReap burst skipped: {res['reap']['skipped']}"]
                   if "skipped" in res["reap"] else _reap(res["reap"]))
@@ -115,8 +262,16 @@ def markdown(res):
         lines += _footprint(res["footprint"], res.get("image"))
     if "lifecycle" in res:
         lines += _lifecycle(res["lifecycle"])
+    if "image_cycle" in res:
+        lines += _image_cycles(res["image_cycle"])
     if "network" in res:
         lines += _network(res["network"])
+    if "images" in res:
+        lines += _images(res["images"])
+    if "cgroups" in res:
+        lines += _cgroups(res["cgroups"])
+    if "rootfs" in res:
+        lines += _rootfs(res["rootfs"])
     if "pods" in res:
         lines += _pods("Detached pods", res["pods"])
     if "scale" in res:
@@ -148,6 +303,8 @@ def plots(res, out):
         ax.legend(fontsize=8)
         written.append(_save(fig, out, "reap.png"))
     life = {k: r for k, r in res.get("lifecycle", {}).items() if "median" in r}
+    life.update((k, r["wall"]) for k, r in res.get("image_cycle", {}).get("rows", {}).items()
+                if "wall" in r)
     if life:
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.barh(list(life), [r["median"] * 1000 for r in life.values()])

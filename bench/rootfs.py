@@ -186,32 +186,9 @@ def run(reps, progress):
 
 
 def markdown(res):
-    """The result as a small markdown table and a step list."""
-    if "skipped" in res:
-        return f"**rootfs**: skipped ({res['skipped']})\n"
-
-    def ms(s):
-        return f"{s['median'] * 1e3:.2f} ({s['min'] * 1e3:.2f}-{s['max'] * 1e3:.2f})"
-    o = res["over host mode ms"]
-    lines = [f"**A container's start, fork to reaped exit of `true`** ({res['reps']} reps, "
-             "interleaved; ms, median (min-max))", "",
-             "| variant | wall ms | CPU ms |", "|---|---|---|"]
-    lines += [f"| {k} | {ms(res[k]['wall'])} | {ms(res[k]['cpu'])} |" for k in (HOST, ROOTFS)]
-    p = res["parent per start"]
-    lines += [f"| parent: fresh upper/work/merged (prepare_container) | {ms(p['prepare'])} | |",
-              f"| parent: cleanup_container after the exit | {ms(p['cleanup'])} | |", "",
-              f"rootfs mode over host mode: **{o['wall']:.2f} ms wall, {o['cpu']:.2f} ms CPU** "
-              f"(target {TARGET_MS:g} ms); pod, once: {res['pod create ms']:.2f} ms "
-              "(shm tmpfs, etc files).", "",
-              f"Where setup() spends its {res['setup ms']:.2f} ms (median per step): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in res["steps ms"].items()) + ". "
-              f"Host mode does prepare-root's and proc's work too, so the rootfs's own "
-              f"set-up is {res['own setup ms']:.2f} ms; the rest of the difference, "
-              f"{res['exit and exec ms']:.2f} ms, is the exit tearing down the bigger mount "
-              "namespace and the exec through the overlay.", "",
-              "Targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}"
-                                      for k, v in res["target"].items()), ""]
-    return "\n".join(lines)
+    """The result as markdown, as the whole report renders it (report.py)."""
+    import report
+    return "\n".join(report._rootfs(res)).lstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

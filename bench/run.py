@@ -1,11 +1,12 @@
 """Side-by-side benchmarks of our pause and launcher against tini, dumb-init,
-catatonit, unshare, bubblewrap and podman, measured in one run on this
-machine. Writes bench/results/results.json, results.md and (with matplotlib)
-PNG plots; --update-readme puts the table between the README markers.
+catatonit, unshare, bubblewrap, podman, runc/crun, tar, umoci and skopeo,
+measured in one run on this machine. Writes bench/results/results.json,
+results.md and (with matplotlib) PNG plots; --update-readme puts the table
+between the README markers.
 
-usage: python bench/run.py [--quick] [--only reap,footprint,lifecycle,network,scale]
+usage: python bench/run.py [--quick] [--only reap,footprint,lifecycle,network,images,cgroups,rootfs,scale]
                            [--reps N] [--update-readme] [--out DIR]
-Must run as root (PID namespaces, cgroups, sysctl). Exit 2 on bad usage."""
+Must run as root (PID namespaces, cgroups, mounts, sysctl). Exit 2 on bad usage."""
 import argparse
 import json
 import os
@@ -14,20 +15,23 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cgroups  # noqa: E402
 import footprint  # noqa: E402
+import images  # noqa: E402
 import lifecycle  # noqa: E402
 import network  # noqa: E402
 import reap  # noqa: E402
 import report  # noqa: E402
-from common import REPO, RESULTS, Progress, Skip, compile_helper, inits, machine  # noqa: E402
+import rootfs  # noqa: E402
+from common import REPO, RESULTS, Progress, Skip, compile_helper, inits, load, machine  # noqa: E402
 
-BENCHES = ("reap", "footprint", "lifecycle", "network", "scale")
+BENCHES = ("reap", "footprint", "lifecycle", "network", "images", "cgroups", "rootfs", "scale")
 
 
 def parse(argv):
     """Command-line options; one line on stderr and exit 2 when wrong."""
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run, under a minute")
+    p.add_argument("--quick", action="store_true", help="smoke run, about a minute")
     p.add_argument("--only", default=",".join(BENCHES), help="comma-separated benches")
     p.add_argument("--reps", type=int, help="repetitions (default 7, quick 2)")
     p.add_argument("--update-readme", action="store_true",
@@ -53,6 +57,8 @@ def main(argv=None):
     reps = o.reps or (2 if q else 7)
     sizes = [1000] if q else [1000, 10000, 30000]
     n_pods, n_scale = (5, 10) if q else (100, 1000)
+    life_reps, image_rounds = reps * (3 if q else 5), reps * (3 if q else 2)
+    rootfs_reps, big_layer = reps * 5, not q          # the nginx layer: ~1.5 min, full runs only
     table = inits()
     res = {"machine": machine(), "quick": q, "reps": reps}
     try:
@@ -60,10 +66,15 @@ def main(argv=None):
     except OSError as e:
         print(f"bench: cannot use --out {o.out}: {e.strerror}", file=sys.stderr)
         return 2
+    res["machine"]["load_before"] = load()
+    images_steps = 2 * (reps + 1) + 1 + big_layer * (max(2, reps // 2) + 1)
     steps = (("reap" in o.only) * len(sizes) * reps * (len(table) + 1)
              + ("footprint" in o.only) * len(table)
-             + ("lifecycle" in o.only) * (5 + n_pods + 1)
+             + ("lifecycle" in o.only) * (5 + image_rounds + 1 + n_pods + 1)
              + ("network" in o.only) * reps * 3
+             + ("images" in o.only) * images_steps
+             + ("cgroups" in o.only) * reps
+             + ("rootfs" in o.only) * (2 * rootfs_reps + 1)
              + ("scale" in o.only) * (n_scale + 1))
     progress = Progress(steps, "bench")
     if "reap" in o.only:
@@ -77,12 +88,21 @@ def main(argv=None):
         res["footprint"] = footprint.run(table, reps, 1.0 if q else 10.0, progress)
         res["image"] = footprint.image_size()
     if "lifecycle" in o.only:
-        res["lifecycle"] = lifecycle.cycles(reps * (3 if q else 5), q, progress)
+        with lifecycle.podman_engine() as engine:    # one podman storage for both tables
+            res["lifecycle"] = lifecycle.cycles(life_reps, progress, engine)
+            res["image_cycle"] = lifecycle.image_cycles(image_rounds, progress, engine)
         res["pods"] = lifecycle.pods(n_pods, progress, "pods")
     if "network" in o.only:
         res["network"] = network.run(reps * 3, progress)
+    if "images" in o.only:
+        res["images"] = images.run(reps, progress, big=big_layer)
+    if "cgroups" in o.only:
+        res["cgroups"] = cgroups.run(reps, progress)
+    if "rootfs" in o.only:
+        res["rootfs"] = rootfs.run(rootfs_reps, progress)
     if "scale" in o.only:
         res["scale"] = lifecycle.pods(n_scale, progress, "scale")
+    res["machine"]["load_after"] = load()
     path = os.path.join(o.out, "results.json")
     with open(path, "w") as f:
         json.dump(res, f, indent=1, default=str)
