@@ -1,5 +1,6 @@
 """Smoke tests of the bench code itself (bench/): the burst helper on real
-PID namespaces and a real pids cgroup, the report and README region."""
+PID namespaces and a real pids cgroup, the report (every section, rendered
+from small fake results) and the README region."""
 import os
 import shutil
 import subprocess
@@ -60,10 +61,14 @@ def test_burst_helper_bad_usage_exits_2(tmp_path):
 
 
 def test_run_rejects_unknown_bench():
-    """run.py --only with an unknown bench: one usage error, exit 2."""
+    """run.py --only with an unknown bench: one usage error, exit 2, naming
+    every bench there is (the new ones included)."""
     r = subprocess.run([sys.executable, os.path.join(BENCH, "run.py"), "--only", "nope"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown bench" in r.stderr and "Traceback" not in r.stderr
+    for bench in ("reap", "footprint", "lifecycle", "network", "images", "cgroups", "rootfs",
+                  "scale"):
+        assert bench in r.stderr.splitlines()[-1], r.stderr
 
 
 def test_markdown_and_readme_region(tmp_path):
@@ -86,3 +91,108 @@ def test_markdown_and_readme_region(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(ValueError):
         report.update_readme(str(readme), md)
+
+
+def ws(ms_median, ms_min=None, ms_max=None):
+    """A {"wall", "cpu"} pair of summaries: wall median ms_median ms, CPU half of it."""
+    lo, hi = ms_min or ms_median, ms_max or ms_median
+    return {"wall": common.summary([lo / 1e3, ms_median / 1e3, hi / 1e3]),
+            "cpu": common.summary([lo / 2e3, ms_median / 2e3, hi / 2e3])}
+
+
+def fake_results():
+    """A small results dict holding every section the new benches add."""
+    launcher, podman, runc = ws(200, 150, 250), ws(500), ws(50)
+    launcher.update({"vs podman run --rm": 0.4, "cpu vs podman run --rm": 0.5,
+                     "vs runc run": 4.0, "cpu vs runc run": 4.5})
+    load = {"loadavg": [0.5, 0.25, 0.125], "vmstat_line": "1 0 ...",
+            "vmstat": {"r": 3, "b": 1, "us": 10, "sy": 5, "id": 80, "wa": 5}}
+    unpack = {"ours": dict(ws(25), **{"vs tar -x": 0.83, "cpu vs tar -x": 0.8}),
+              "tar -x": ws(30), "umoci raw unpack": {"skipped": "umoci is not installed"},
+              "bytes": 2_100_000}
+    return {
+        "machine": dict(common.machine(), load_before=load, load_after=None),
+        "quick": True, "reps": 1,
+        "image_cycle": {"rounds": 3, "rows": {
+            "launcher run --image localhost/busybox -- true": launcher,
+            "podman run --rm": podman,
+            "crun run": {"skipped": "crun failed: cgroups in hybrid mode not supported"},
+            "runc run": runc},
+            "leaked": {"pods": [], "mounts": [], "cgroups": ["/sys/fs/cgroup/pids/x/y"]},
+            "targets": {"at most 0.1x of podman run --rm": False, "within 2x of runc run": True}},
+        "images": {
+            "unpack": {"busybox": unpack, "nginx": {"skipped": "no nginx image: no mirror"}},
+            "pull": {"pull": dict(ws(240), **{"command": "launcher pull",
+                                              "vs skopeo copy oci:": 2.0,
+                                              "cpu vs skopeo copy oci:": 1.7,
+                                              "vs the script": 1.37, "cpu vs the script": 1.43}),
+                     "skopeo copy oci:": ws(120)},
+            "ensure": {"second ensure (present)": ws(0.62), "no unpack work on the second": True},
+            "targets": {"pull within 1.5x of skopeo copy": False}},
+        "cgroups": {"hierarchies": ["cpu", "pids"], "cycles": 20, "baseline": ws(4.96),
+                    "cgroups": ws(9.19), "added_ms": {"wall": 4.23, "cpu": 3.76},
+                    "target_ms": 2.0, "within_target": False, "leaked": [],
+                    "phases": {"create": ws(1.39)}, "import": common.summary([0.005])},
+        "rootfs": {"host mode": ws(6.84), "rootfs mode": ws(11.95), "reps": 10,
+                   "parent per start": {"prepare": common.summary([0.0011]),
+                                        "cleanup": common.summary([0.0029])},
+                   "over host mode ms": {"wall": 5.11, "cpu": 3.71}, "pod create ms": 1.55,
+                   "steps ms": {"rootfs": 0.89, "etc": 1.01}, "setup ms": 1.9,
+                   "own setup ms": 1.9, "exit and exec ms": 3.21,
+                   "target": {"rootfs set-up within 5 ms of host mode (CPU)": True}}}
+
+
+def test_new_sections_render_from_fake_results():
+    """The machine load line and the sections of the image-cycle, images,
+    cgroups and rootfs benches render: every row with wall and CPU as
+    median (min-max), the launcher's ratios on each peer's row, skipped rows
+    with their reason, what was left behind, and each target met or not."""
+    md = report.markdown(fake_results())
+    assert ("Machine load before: 3 runnable, 1 blocked, CPU us/sy/id/wa 10/5/80/5 "
+            "(`vmstat 1 3`, last sample), loadavg 0.50 0.25 0.12; after: not recorded.") in md
+    assert "**A container on the busybox image, start to exit** (3 rounds" in md
+    assert "| launcher run --image localhost/busybox -- true | 200.0 (150.0-250.0) | " \
+           "100.0 (75.0-125.0) |  |" in md
+    assert "| podman run --rm | 500.0 (500.0-500.0) | 250.0 (250.0-250.0) | 0.40x, 0.50x |" in md
+    assert "| runc run | 50.0 (50.0-50.0) | 25.0 (25.0-25.0) | 4.00x, 4.50x |" in md
+    assert "| crun run | skipped: crun failed: cgroups in hybrid mode not supported | | |" in md
+    assert "Left behind (pods, writable layers, mounts, cgroups, podman containers): " \
+           "cgroups ['/sys/fs/cgroup/pids/x/y']" in md
+    assert "Targets: at most 0.1x of podman run --rm: NOT met; within 2x of runc run: met" in md
+    assert "**Unpacking the busybox layer** (2.1 MB uncompressed" in md
+    assert "| ours | 25.0 (25.0-25.0) | 12.5 (12.5-12.5) | 0.83x (CPU 0.80x) |" in md
+    assert "| umoci raw unpack | skipped: umoci is not installed | | |" in md
+    assert "**Unpacking the nginx layer**: skipped: no nginx image: no mirror" in md
+    assert "| pull | 240.0 (240.0-240.0) | 120.0 (120.0-120.0) | 2.00x (CPU 1.70x) |" in md
+    assert "(skopeo copy to dir:, tar -x, sync): 1.37x (CPU 1.43x)" in md
+    assert "| second ensure (present) | 0.62 (0.62-0.62) | 0.31 (0.31-0.31) |" in md
+    assert "Second ensure did no unpack work (layer dirs unchanged): yes" in md
+    assert "Targets: pull within 1.5x of skopeo copy: NOT met" in md
+    assert "**cgroups per pod cycle** (hierarchies: cpu, pids; 20 cycles" in md
+    assert "| added (difference of medians; target <= 2 ms) | 4.23 | 3.76 |" in md
+    assert "| create | 1.39 (1.39-1.39) | 0.69 (0.69-0.69) |" in md
+    assert "Left behind: none. Targets: at most 2 ms added (wall): NOT met" in md
+    assert "**A container's root filesystem, fork to reaped exit of `true`** (10 reps" in md
+    assert "| rootfs mode | 11.95 (11.95-11.95) | 5.97 (5.97-5.97) |" in md
+    assert "rootfs mode over host mode: **5.11 ms wall, 3.71 ms CPU**" in md
+    assert "(median per step): rootfs 0.89, etc 1.01." in md
+    assert "Targets: rootfs set-up within 5 ms of host mode (CPU): met" in md
+
+
+@pytest.mark.parametrize("section", ["image_cycle", "images", "cgroups", "rootfs"])
+def test_a_skipped_new_bench_is_one_line_with_its_reason(section):
+    """A new bench that could not run here renders as one line giving why,
+    not a traceback or an empty table."""
+    res = fake_results()
+    res[section] = {"skipped": "needs root (real cgroups)"}
+    md = report.markdown(res)
+    lines = [ln for ln in md.splitlines() if "needs root (real cgroups)" in ln]
+    assert len(lines) == 1 and lines[0].startswith("**") and ": skipped: " in lines[0], lines
+
+
+@pytest.mark.parametrize("module", ["images", "cgroups", "rootfs"])
+def test_bench_modules_print_through_the_report(module):
+    """`python bench/MODULE.py` prints the same section the whole report has."""
+    mod = __import__(module)
+    res = fake_results()[module]
+    assert mod.markdown(res).strip() == "\n".join(getattr(report, "_" + module)(res)).strip()

@@ -1,7 +1,10 @@
 """The bench's measurements on real processes: footprint (wake-ups, RSS,
 start-to-ready), the pause image size, launcher pods (rate, memory, leak
-check), the lifecycle ratios, the kernel.pid_max guard, a --quick run's
-files and progress lines, and the PNG plots."""
+check), the lifecycle ratios, one container on the busybox image next to
+podman and runc/crun, the images, cgroups and rootfs benches (one small
+round each: rows, ratios, nothing left), the machine's load, the
+kernel.pid_max guard, a --quick run's files and progress lines, and the PNG
+plots."""
 import glob
 import json
 import os
@@ -17,11 +20,14 @@ BENCH = os.path.join(REPO, "bench")
 sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
+import cgroups  # noqa: E402
 import common  # noqa: E402
 import footprint  # noqa: E402
+import images  # noqa: E402
 import lifecycle  # noqa: E402
 import network  # noqa: E402
 import report  # noqa: E402
+import rootfs  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the bench runs as root")
 PAUSE = os.path.join(REPO, "pause", "bin", "pause")
@@ -83,18 +89,119 @@ def test_detached_pods_are_measured_and_nothing_is_left():
 
 def test_lifecycle_reports_the_launcher_as_ratios_to_each_peer():
     """The launcher's row holds its median over each measured peer's
-    (unshare, bwrap, python -c pass); podman is skipped in --quick."""
+    (unshare, bwrap, python -c pass); without a podman engine from the
+    caller the podman row says so."""
     if not (lifecycle.launcher() and shutil.which("bwrap")):
         pytest.skip("needs the launcher and bubblewrap")
-    res = lifecycle.cycles(2, True, Silent())
+    res = lifecycle.cycles(2, Silent())
     la = res["launcher run --share-pid -- true"]
     peers = [k for k, r in res.items() if "median" in r and r is not la]
     assert len(peers) == 3, res.keys()
     for peer in peers:
         assert la["vs " + peer] == pytest.approx(la["median"] / res[peer]["median"])
-    assert res["podman pod create + run + pod rm"]["skipped"].startswith("not in --quick")
+    assert res["podman pod create + run + pod rm"] == {"skipped": "podman not set up by the caller"}
     md = "\n".join(report._lifecycle(res))
     assert "x vs unshare -f --pid" in md and "x vs bwrap" in md
+
+
+def test_image_cycle_runs_every_variant_side_by_side_and_leaves_nothing():
+    """One round of a container on the busybox image: `launcher run --image`
+    and the launcher without an image, `podman run --rm` (when podman works
+    here), and the OCI runtimes on a bundle of the same image: each measured
+    row has wall and CPU time, a runtime that refuses this machine (crun
+    with hybrid cgroups) is a skipped row with its reason, and at least one
+    runtime ran; the launcher's row holds its ratio to each peer and the
+    targets are judged on them; no pod, writable layer, mount, cgroup or
+    podman container is left, and the bench's cgroup parent is gone."""
+    if not (lifecycle.launcher() and shutil.which("umoci")):
+        pytest.skip("needs the launcher and umoci")
+    with lifecycle.podman_engine() as engine:
+        res = lifecycle.image_cycles(1, Silent(), engine)
+    assert "skipped" not in res, res
+    rows = res["rows"]
+    la = rows[lifecycle.LAUNCHER_IMAGE]
+    measured = [k for k, r in rows.items() if "wall" in r]
+    for k in measured:
+        assert rows[k]["wall"]["n"] == 1 and rows[k]["cpu"]["median"] > 0, rows[k]
+        if k != lifecycle.LAUNCHER_IMAGE:
+            for kind, prefix in (("wall", "vs "), ("cpu", "cpu vs ")):
+                assert la[prefix + k] == pytest.approx(
+                    la[kind]["median"] / rows[k][kind]["median"])
+    assert lifecycle.LAUNCHER_HOST in measured
+    runtimes = [lifecycle.runtime_row(rt) for rt in lifecycle.RUNTIMES]
+    assert any(k in measured for k in runtimes), rows
+    assert all("wall" in rows[k] or rows[k]["skipped"] for k in runtimes), rows
+    if engine[0] is not None:
+        assert lifecycle.PODMAN_RUN in measured and len(res["targets"]) == 2, res
+    assert res["leaked"] == {"pods": [], "writable layers": [], "mounts": [], "cgroups": [],
+                             "podman containers": []}
+    assert lifecycle.cgroups_below(f"launcher-bench-{os.getpid()}-image") == []
+    assert not [m for m in lifecycle.cgroup_mounts()
+                if os.path.isdir(os.path.join(m, f"launcher-bench-{os.getpid()}-image"))]
+    md = "\n".join(report._image_cycles(res))
+    assert f"| {lifecycle.LAUNCHER_IMAGE} | " in md and "Left behind" in md and ": none" in md
+
+
+def test_images_bench_rows_and_no_unpack_on_second_ensure():
+    """One small round of the images bench (busybox layer only): our unpack,
+    tar -x and umoci side by side with their ratios to tar -x, the pull next
+    to skopeo copy, and the second ensure doing no unpack work."""
+    if not shutil.which("skopeo"):
+        pytest.skip("needs skopeo")
+    res = images.run(1, Silent(), big=False)
+    assert "skipped" not in res, res
+    unpack = res["unpack"]["busybox"]
+    assert {"ours", "ours + syncfs", "tar -x"} <= set(unpack) and unpack["bytes"] > 0
+    assert unpack["ours"]["vs tar -x"] == pytest.approx(
+        unpack["ours"]["wall"]["median"] / unpack["tar -x"]["wall"]["median"])
+    assert "nginx" not in res["unpack"]
+    assert res["pull"]["pull"]["wall"]["n"] == 1
+    assert res["pull"]["skopeo copy oci:"]["cpu"]["n"] == 1
+    assert res["ensure"]["no unpack work on the second"] is True
+    assert set(res["targets"]) == {"unpack busybox within 1.5x of tar -x",
+                                   "pull within 1.5x of skopeo copy",
+                                   "second ensure does no unpack"}
+
+
+def test_cgroups_bench_rows_and_nothing_left():
+    """One repetition of the cgroups bench (20 cycles of each, interleaved):
+    the bare fork + exec and the cycle with a pod's cgroups, the difference
+    of medians, every step timed, the import figure, and no cgroup left."""
+    res = cgroups.run(1, Silent())
+    if res.get("skipped"):
+        pytest.skip(res["skipped"])
+    assert res["cycles"] == 20 and res["baseline"]["wall"]["n"] == 20
+    assert res["added_ms"]["wall"] == pytest.approx(
+        (res["cgroups"]["wall"]["median"] - res["baseline"]["wall"]["median"]) * 1000)
+    assert list(res["phases"]) == list(cgroups.STEPS)
+    assert res["leaked"] == [] and res["import"]["median"] > 0
+    assert lifecycle.cgroups_below(f"launcher-bench-{os.getpid()}") == []
+
+
+def test_rootfs_bench_rows_and_steps():
+    """Two repetitions of the rootfs bench: host mode and rootfs mode each
+    timed twice, the difference, the parent's per-start work, and setup()'s
+    steps named; nothing stays mounted."""
+    before = lifecycle.mounts_under("/tmp")
+    res = rootfs.run(2, Silent())
+    if res.get("skipped"):
+        pytest.skip(res["skipped"])
+    assert res["host mode"]["wall"]["n"] == 2 and res["rootfs mode"]["cpu"]["n"] == 2
+    assert res["over host mode ms"]["wall"] == pytest.approx(
+        (res["rootfs mode"]["wall"]["median"] - res["host mode"]["wall"]["median"]) * 1e3)
+    assert {"rootfs", "pivot-root", "masked"} <= set(res["steps ms"])
+    assert lifecycle.mounts_under("/tmp") == before
+
+
+def test_machine_load_is_a_vmstat_sample_and_loadavg():
+    """common.load(): the last `vmstat 1 3` sample by column name (runnable,
+    CPU split) and the three load averages."""
+    if not shutil.which("vmstat"):
+        pytest.skip("procps not installed")
+    m = common.load()
+    assert len(m["loadavg"]) == 3 and all(x >= 0 for x in m["loadavg"])
+    assert {"r", "b", "us", "sy", "id", "wa"} <= set(m["vmstat"])
+    assert 90 <= sum(m["vmstat"][k] for k in ("us", "sy", "id", "wa", "st")) <= 110
 
 
 def test_network_overhead_is_measured_and_nothing_is_left():
@@ -150,11 +257,14 @@ def test_quick_run_writes_results_and_progress(tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["quick"] is True and res["machine"]["cores"] == os.cpu_count()
+    for when in ("load_before", "load_after"):
+        assert len(res["machine"][when]["loadavg"]) == 3, res["machine"]
     rows = res["reap"]["1000"]
     assert set(rows) == {"baseline (waitpid loop)"} | set(common.inits())
     assert rows["baseline (waitpid loop)"]["time"]["n"] == 1
     md = (tmp_path / "results.md").read_text()
     assert md.startswith("Measured by `python bench/run.py --quick` on ")
+    assert "\nMachine load before: " in md and "; after: " in md
     steps = [line for line in r.stderr.splitlines() if line.startswith("bench [")]
     total = 1 + len(common.inits())
     assert len(steps) == total and f" {total}/{total} " in steps[-1]
