@@ -100,9 +100,13 @@ def release(store, pods):
     if os.path.isdir(cni_dir(store)):
         from launcher.net import cni
         failed = cni.gc(cni_dir(store))[1]
-    for pod in pods:
-        if pod.fd is not None:
-            namespaces.unpin(pod.fd, pod.path)
+    if pods:
+        mounts = store.mounts()
+        try:
+            for pod in pods:
+                namespaces.unpin(mounts, pod.id)
+        finally:
+            os.close(mounts[1])
     return failed
 
 

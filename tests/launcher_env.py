@@ -123,7 +123,8 @@ class Launcher:
         the (empty) name index and CNI record directory."""
         if not os.path.isdir(self.statedir):
             return []
-        left = [n for n in os.listdir(self.statedir) if n not in (".lock", ".names", ".gc-stamp", ".cni")]
+        left = [n for n in os.listdir(self.statedir)
+                if n not in (".lock", ".names", ".gc-stamp", ".cni", ".mounts")]
         for sub, keep in ((".names", ()), (".cni", (".cni-state.lock",))):
             path = os.path.join(self.statedir, sub)
             if os.path.isdir(path):
@@ -148,6 +149,13 @@ class Launcher:
             problems.append(f"state left: {self.pod_files()}")
         if self.writable_layers():
             problems.append(f"pod storage left in the image root: {self.writable_layers()}")
+        mounts_dir = os.path.join(self.statedir, ".mounts")
+        if os.path.isdir(mounts_dir):
+            if os.listdir(mounts_dir):
+                problems.append(f"mounts left: {os.listdir(mounts_dir)}")
+            subprocess.run(["umount", "-l", mounts_dir], capture_output=True)   # the launcher keeps it
+            if os.path.ismount(mounts_dir):
+                problems.append(f"{mounts_dir} is still a mount point")
         left = self.cgroups()
         if left:
             problems.append(f"cgroups left: {left}")

@@ -19,6 +19,7 @@ int sys_prctl(int option, unsigned long arg);
 int sethostname(const char *name, size_t len);
 int sys_loopback_up(void);
 int sys_pivot_root(const char *new_root, const char *put_old);
+int sys_is_mount_root(const char *path);
 
 #define CLONE_NEWNS ...
 #define CLONE_NEWUTS ...
@@ -65,6 +66,9 @@ SOURCE = """
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <net/if.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +95,20 @@ static int sys_loopback_up(void)
     }
     close(fd);
     return ret;
+}
+
+/* 1 if path (not followed if a symlink) is the root of a mount, 0 if not,
+ * -1/errno on failure or where statx cannot tell (before Linux 5.8). */
+static int sys_is_mount_root(const char *path)
+{
+    struct statx stx;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &stx) != 0)
+        return -1;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 }
 
 /* glibc has no wrapper for pivot_root(2). */

@@ -2,16 +2,17 @@
 mounts (as `ip netns` and CRI-O's pinns do, so they outlive a dead pause
 until teardown), and reaching a process safely through a pidfd.
 
-The pins are files in the pod directory; a pin is mounted through
-/proc/self/fd/N of the file we created (O_EXCL, O_NOFOLLOW), so a path
-swapped for a symlink can never redirect the bind mount.
+The pins are files in the state root's mount directory (launcher/store/
+layout.py: .mounts/POD_ID.KIND); a pin is mounted through /proc/self/fd/N of
+the file we created (O_EXCL, O_NOFOLLOW), so a path swapped for a symlink
+can never redirect the bind mount.
 """
 import os
 import select
 
 from launcher import proc
-from launcher.runtime import mounts, syscalls
-from launcher.store import fs
+from launcher.runtime import syscalls
+from launcher.store import fs, layout
 
 # name in /proc/PID/ns -> CLONE_NEW* flag (crun's namespaces[] table).
 KINDS = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC,
@@ -20,7 +21,6 @@ KINDS = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC,
 # What pause holds for the pod; containers join these.
 SANDBOX = ("net", "ipc", "uts")
 SANDBOX_FLAGS = syscalls.CLONE_NEWNET | syscalls.CLONE_NEWIPC | syscalls.CLONE_NEWUTS
-PIN_SUFFIX = ".ns"
 
 
 def flags(kinds):
@@ -31,39 +31,37 @@ def flags(kinds):
     return out
 
 
-def pin_name(kind):
-    """The pin file of namespace `kind` in a pod directory."""
-    return kind + PIN_SUFFIX
-
-
-def pin(pid, pod_fd, pod_path):
+def pin(pid, mounts, pod_id):
     """Pins the sandbox namespaces of pid (pause, our unreaped child, so the
-    pid cannot be stale) on new files in the pod directory. Returns
-    {kind: path}. On failure what was pinned is unpinned again."""
+    pid cannot be stale) on new files in the mount directory (mounts: its
+    (path, fd)). Returns {kind: path}. On failure what was pinned is
+    unpinned again."""
+    mounts_path, mounts_fd = mounts
     out = {}
     try:
         for kind in SANDBOX:
-            name = pin_name(kind)
-            fd = os.open(name, fs.O_NEW, 0o600, dir_fd=pod_fd)
+            name = layout.pin(pod_id, kind)
+            fd = os.open(name, fs.O_NEW, 0o600, dir_fd=mounts_fd)
             try:
                 syscalls.mount(f"/proc/{pid}/ns/{kind}", f"/proc/self/fd/{fd}", None, syscalls.MS_BIND)
             finally:
                 os.close(fd)
-            out[kind] = os.path.join(pod_path, name)
+            out[kind] = os.path.join(mounts_path, name)
     except BaseException:
-        unpin(pod_fd, pod_path)
+        unpin(mounts, pod_id)
         raise
     return out
 
 
-def unpin(pod_fd, pod_path):
-    """Undoes pin(): detaches every mount in the pod directory and removes
-    the pin files. Idempotent; a namespace then lives only as long as a
-    process is in it."""
-    mounts.detach_under(pod_path)
+def unpin(mounts, pod_id):
+    """Undoes pin(): detaches each pin and removes its file. Idempotent; a
+    namespace then lives only as long as a process is in it."""
+    mounts_path, mounts_fd = mounts
     for kind in SANDBOX:
+        name = layout.pin(pod_id, kind)
+        syscalls.detach(os.path.join(mounts_path, name))
         try:
-            os.unlink(pin_name(kind), dir_fd=pod_fd)
+            os.unlink(name, dir_fd=mounts_fd)
         except FileNotFoundError:
             pass
 

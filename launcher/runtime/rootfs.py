@@ -449,13 +449,19 @@ def _kernel_fs(st, dest, fstype, flags, data, what=None):
 # -- the steps, in order -------------------------------------------------------
 
 def prepare_root(plan, st):
-    """Every mount private (or slave), so nothing we mount propagates back;
-    the hidden mounts detached, but for the sources this plan binds."""
+    """Every mount private (or slave), so nothing we mount propagates back.
+    pivot_root later leaves every host mount behind, so a hidden path only
+    needs detaching when a volume's recursive bind would bring it in (a
+    hostPath of / or of the state root): then its mounts go, but for the
+    sources this plan binds."""
     prop = MS_SLAVE if plan.propagation == RSLAVE else MS_PRIVATE
     syscalls.mount(None, "/", None, MS_REC | prop)
-    keep = [p.rstrip("/") for p in [plan.shm] + [m.source for m in plan.mounts
-                                                 if m.kind == BIND] if p]
+    binds = [m.source.rstrip("/") or "/" for m in plan.mounts if m.kind == BIND and m.source]
+    keep = [p.rstrip("/") for p in [plan.shm] + binds if p]
     for hidden in plan.hide:
+        h = hidden.rstrip("/")
+        if not any(b == "/" or h == b or h.startswith(b + "/") for b in binds):
+            continue
         for point in mounts.points_under(hidden):
             if not any(k == point or k.startswith(point.rstrip("/") + "/") for k in keep):
                 syscalls.detach(point)

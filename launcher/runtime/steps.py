@@ -98,7 +98,8 @@ def mounts_(plan, ctx):
         return
     mounts.make_private()
     for hidden in plan.mounts.get("hide", ()):
-        mounts.detach_under(hidden)
+        if not syscalls.detach_tree(hidden):   # one call if it is a mount point (.mounts is)
+            mounts.detach_under(hidden)
     if plan.mounts.get("proc"):
         mounts.mount_proc()
 

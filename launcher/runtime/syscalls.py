@@ -65,6 +65,21 @@ def detach(target):
         raise LauncherError(f"umount {target!r}: {os.strerror(ffi.errno)}")
 
 
+def is_mount_root(path):
+    """True if path is the root of a mount (statx STATX_ATTR_MOUNT_ROOT)."""
+    return bool(_check(lib.sys_is_mount_root(path.encode()), f"statx {path!r}"))
+
+
+def detach_tree(path):
+    """Detaches the mount at path with every mount below it, in one call
+    (umount2 MNT_DETACH); False if path is not a mount point."""
+    if lib.umount2(path.encode(), MNT_DETACH) == 0:
+        return True
+    if ffi.errno in (errno.EINVAL, errno.ENOENT):
+        return False
+    raise LauncherError(f"umount {path!r}: {os.strerror(ffi.errno)}")
+
+
 def pivot_root(new_root, put_old):
     """pivot_root(2): new_root becomes / of the caller's mount namespace."""
     _check(lib.sys_pivot_root(new_root.encode(), put_old.encode()), f"pivot_root {new_root!r}")

@@ -5,6 +5,11 @@
       .names/NAME        symlink NAME -> POD_ID: the name claims
       .gc-stamp          mtime: the last housekeeping of `run`
       .cni/              CNI attachment records (launcher/net/store.py)
+      .mounts/           a mount point (bound on itself, private) holding every
+                         mount the launcher makes on the host, so a container
+                         detaches them all in one call:
+        POD_ID.net POD_ID.ipc POD_ID.uts   a sandbox's pinned namespaces
+        POD_ID.rootfs/   a pod's shm tmpfs and its hosts, hostname, resolv.conf
       .tmp-POD_ID/       a pod being made or removed (never trusted)
       POD_ID/            one pod:
         pod.json             the record (versioned JSON, launcher/store/record.py)
@@ -14,7 +19,6 @@
         sandbox.exit         pause's end: "exit N" / "signal N"
         ctr-NAME.log[.K]     container output, rotated (.1 is the newest old file)
         ctr-NAME.exit        the container's last end
-        net.ns ipc.ns uts.ns the sandbox's pinned namespaces (bind mounts)
         done                 the pod is torn down
 """
 ROOT_LOCK = ".lock"
@@ -22,6 +26,7 @@ NAMES = ".names"
 GC_STAMP = ".gc-stamp"
 CNI = ".cni"
 TMP_PREFIX = ".tmp-"
+MOUNTS = ".mounts"
 
 RECORD = "pod.json"
 SUPERVISOR_STATE = "supervisor.json"
@@ -45,6 +50,22 @@ def rotated_log(name, k):
 def container_exit(name):
     """Where a container's last end is recorded."""
     return f"ctr-{name}.exit"
+
+
+def pin(pod_id, kind):
+    """The pin of namespace `kind` of a pod's sandbox, in MOUNTS."""
+    return f"{pod_id}.{kind}"
+
+
+def pod_run_dir(pod_id):
+    """A pod's shm and etc files (launcher/supervisor/podfs.py), in MOUNTS."""
+    return f"{pod_id}.rootfs"
+
+
+def mounts_owner(entry):
+    """The pod id an entry of MOUNTS belongs to, or None."""
+    pod_id = entry.split(".", 1)[0]
+    return pod_id if is_pod_id(pod_id) else None
 
 
 def is_pod_id(name):

@@ -123,6 +123,23 @@ class Store:
         """The flock on the root's .lock: around name claims and record writes."""
         return FileLock(layout.ROOT_LOCK, dir_fd=self.fd)
 
+    def mounts(self):
+        """(path, fd) of the mount directory (layout.MOUNTS), made a mount
+        point of its own (bound on itself, private) the first time, as `ip
+        netns` makes /run/netns one: a container detaches every pin and pod
+        tmpfs in it with one umount. It stays mounted (Launcher test
+        harnesses unmount their state roots' one)."""
+        from launcher.runtime import syscalls
+        path, fd = self.subdir(layout.MOUNTS)
+        if not syscalls.is_mount_root(path):
+            with self.lock():
+                if not syscalls.is_mount_root(path):
+                    syscalls.mount(path, path, None, syscalls.MS_BIND)
+                    syscalls.mount(None, path, None, syscalls.MS_PRIVATE)
+            os.close(fd)
+            fd = fs.open_dir(layout.MOUNTS, self.fd)   # the fd of the mount, not what it covers
+        return path, fd
+
     def subdir(self, name):
         """(path, fd) of a directory of the root (made if missing), e.g. .cni;
         never through a symlink."""
@@ -179,8 +196,11 @@ class Store:
             os.rename(pod.id, tmp, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except FileNotFoundError:
             return
-        mounts.detach_under(os.path.join(self.path, tmp))
-        fs.remove_tree(self.fd, tmp)
+        try:
+            fs.remove_tree(self.fd, tmp)
+        except OSError:   # EBUSY: something is mounted in it after all (it is looked up only then)
+            mounts.detach_under(os.path.join(self.path, tmp))
+            fs.remove_tree(self.fd, tmp)
         if name:
             self._release(name, pod.id)
         else:   # a corrupt record: find its claim the slow way
@@ -191,13 +211,34 @@ class Store:
         killed half-way left: `.tmp-ID` entries, and name claims whose pod
         directory is gone. A planted `.tmp-` symlink is only unlinked."""
         from launcher.runtime import mounts
-        for n in os.listdir(self.fd):
+        entries = os.listdir(self.fd)
+        for n in entries:
             if n.startswith(layout.TMP_PREFIX):
                 mounts.detach_under(os.path.join(self.path, n))
                 fs.remove_tree(self.fd, n)
         for name, pod_id in self._claims():
             if not self._is_pod(pod_id):
                 self._release(name, pod_id)
+        if layout.MOUNTS in entries:
+            self._drop_stale_mounts()
+
+    def _drop_stale_mounts(self):
+        """Pins and pod tmpfs of pods that are gone (a remover killed half-way)."""
+        from launcher.runtime import mounts
+        try:
+            fd = fs.open_dir(layout.MOUNTS, self.fd)
+        except OSError:
+            return
+        try:
+            for n in os.listdir(fd):
+                owner = layout.mounts_owner(n)
+                if owner is None or self._is_pod(owner) or fs.exists(self.fd, layout.TMP_PREFIX + owner):
+                    continue
+                path = os.path.join(self.path, layout.MOUNTS, n)
+                mounts.detach_under(path)
+                fs.remove_tree(fd, n)
+        finally:
+            os.close(fd)
 
     # -- finding pods -----------------------------------------------------------
 

@@ -15,9 +15,6 @@ import os
 from launcher.errors import LauncherError
 from launcher.runtime import plans
 
-RUN_DIR = "rootfs"     # in the pod directory: the pod's shm and etc files
-
-
 def image_root():
     """The image store's root, checked (it is made with its subdirectories)."""
     from launcher.images.store import Store
@@ -30,9 +27,10 @@ def prepare_pod(pod, ip=None):
     containers has an image."""
     if not pod.spec.uses_images():
         return
+    from launcher.store import layout
     from launcher.supervisor import podfs
     if pod.podfs is None:
-        pod.podfs = podfs.PodFS(os.path.join(pod.dir.path, RUN_DIR),
+        pod.podfs = podfs.PodFS(os.path.join(pod.mounts()[0], layout.pod_run_dir(pod.dir.id)),
                                 os.path.join(image_root(), "containers", pod.dir.id))
         pod.record["podfs"] = pod.podfs.to_dict()
         pod.save()   # recorded before anything is made, so teardown finds it
@@ -59,7 +57,7 @@ def start(pod, c):
         raise LauncherError(f"container {c.name!r}: the pod's filesystems are not made")
     mounts = [podfs.VolumeMount.from_dict(m) for m in c.volume_mounts]
     plan = pod.podfs.rootfs_plan(list(reversed(image.layers)), c.name, mounts,
-                                 read_only=c.read_only, hide=[pod.store.path])
+                                 read_only=c.read_only, hide=[pod.mounts()[0]])
     return process, plan, user, {"image": c.image, "image_id": image.id,
                                  "image_digest": image.digest, "user": user.to_dict()}
 

@@ -89,6 +89,7 @@ class Pod:
         self.pump = None
         self.logs = {}
         self.cg = None
+        self.mounts_dir = None
 
     # -- the hand-over of a detached supervisor --------------------------------
 
@@ -229,6 +230,13 @@ class Pod:
     def cni_dir(self):
         return os.path.join(self.store.path, layout.CNI)
 
+    def mounts(self):
+        """(path, fd) of the state root's mount directory (pins, pod tmpfs),
+        opened once."""
+        if self.mounts_dir is None:
+            self.mounts_dir = self.store.mounts()
+        return self.mounts_dir
+
     def create_sandbox(self):
         return sandbox.create(self)
 
@@ -259,7 +267,7 @@ class Pod:
             process, root, user, info = onimage.start(self, c)
             oom_before = self.cgroups().oom_kills(c.name)
             plan = plans.container_plan(self.spec, c, process, self.pause_pidfd,
-                                        [self.store.path], out, err, self.caps,
+                                        [self.mounts()[0]], out, err, self.caps,
                                         self.cgroups().placement(c.name), root, user)
             pid, failed = self.spawner.spawn(plan)
         except BaseException:
@@ -434,6 +442,9 @@ class Pod:
             os.close(self.wake_w)
             self.wake_r = self.wake_w = None
         self.close_pause_pidfd()
+        if self.mounts_dir is not None:
+            os.close(self.mounts_dir[1])
+            self.mounts_dir = None
         if self.spawner:
             self.spawner.close()
             self.spawner = None
@@ -445,7 +456,7 @@ class Pod:
         try:
             if self.sandbox_id:
                 self.remove_sandbox()
-            namespaces.unpin(self.dir.fd, self.dir.path)
+            namespaces.unpin(self.mounts(), self.dir.id)
             self.remove_cgroups()
         finally:
             self.close()

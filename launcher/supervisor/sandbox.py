@@ -31,7 +31,7 @@ def create(pod):
     attachment = None
     try:
         pod.pause_pidfd = os.pidfd_open(pid)
-        pins = namespaces.pin(pid, pod.dir.fd, pod.dir.path)
+        pins = namespaces.pin(pid, pod.mounts(), pod.dir.id)
         if pod.spec.network:
             from launcher.net import cni
             attachment = cni.add(cni.load(pod.spec.network), sid, pins["net"], "eth0",
@@ -48,7 +48,7 @@ def create(pod):
                 cni.delete(pod.cni_dir(), sid)
             except LauncherError as e:
                 pod.warn(f"{e} (left for `launcher gc`)")
-        namespaces.unpin(pod.dir.fd, pod.dir.path)
+        namespaces.unpin(pod.mounts(), pod.dir.id)
         pod.close_pause_pidfd()
         raise
     pod.sandbox_id = sid
@@ -111,7 +111,7 @@ def remove(pod):
         except LauncherError as e:
             problem = str(e)
             pod.warn(f"{e} (left for `launcher gc`)")
-    namespaces.unpin(pod.dir.fd, pod.dir.path)
+    namespaces.unpin(pod.mounts(), pod.dir.id)
     pod.close_pause_pidfd()
     pod.sandbox_id = None
     pod.record.update(sandbox=None, network=None)

@@ -151,4 +151,5 @@ def test_a_relative_or_symlinked_state_dir_tears_down(tmp_path, how):
             os.kill(pid, 9)
         for m in nsfs_mounts(tmp_path):
             subprocess.run(["umount", "-l", m])
+        subprocess.run(["umount", "-l", str(path / ".mounts")], capture_output=True)
     assert not lx.procs()

@@ -208,10 +208,13 @@ def nat_lines(sandboxes, network=DEFAULT_NET):
 
 
 def nsfs_mounts_under(path):
+    """Mounts at or below path, but for the state root's mount directory
+    itself (the launcher keeps it mounted: launcher/store/layout.py)."""
     path = str(path).rstrip("/")
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
-    return [p for p in points if p == path or p.startswith(path + "/")]
+    return [p for p in points if (p == path or p.startswith(path + "/"))
+            and p != path + "/.mounts"]
 
 
 def cni_records(statedir):
@@ -362,7 +365,7 @@ class Net:
             assert set(ends) == {"0"}, (sid, ends)
 
     def pin_paths(self, pod_id):
-        return {k: os.path.join(self.lx.statedir, pod_id, f"{k}.ns") for k in ("net", "ipc", "uts")}
+        return {k: os.path.join(self.lx.statedir, ".mounts", f"{pod_id}.{k}") for k in ("net", "ipc", "uts")}
 
     def leftovers(self):
         """What the logged sandboxes (and the state dir) still hold."""
@@ -546,7 +549,7 @@ def test_two_pods_reach_each_other_by_ip(net):
 
 
 def test_pinned_namespaces_while_running_and_gone_after(net):
-    """While the pod runs, <state>/<pod>/{net,ipc,uts}.ns are nsfs bind mounts
+    """While the pod runs, <state>/.mounts/<pod>.{net,ipc,uts} are nsfs bind mounts
     of pause's namespaces (same inodes, right namespace types), and the
     pinned netns is the pod's (eth0 with the pod IP in it); after rm, the
     files are gone and nothing is mounted under the state dir."""
