@@ -128,12 +128,15 @@ def release_dead(store, dead=None):
     not know at all (a launcher killed before its record) are removed too."""
     with store.lock():
         store.drop_stale()
-        known = set(store.ids()) | store.tmp_ids()
     failed = release(store, dead_pods(store) if dead is None else dead)
     from launcher import cgroups
-    parents = {os.environ.get("LAUNCHER_CGROUP_PARENT") or "launcher"}
-    for parent in parents:
-        cgroups.gc(cgroups.detect(), known, parent)
+
+    def known():
+        # read after the cgroups are listed: a pod claims its id (under
+        # the lock) before it makes its cgroup
+        with store.lock():
+            return set(store.ids()) | store.tmp_ids()
+    cgroups.gc(cgroups.detect(), known, os.environ.get("LAUNCHER_CGROUP_PARENT") or "launcher")
     return failed
 
 

@@ -254,11 +254,15 @@ def _rmdir(path, deadline):
 
 def gc(host, live_pod_ids, parent=names.DEFAULT_PARENT, timeout=5.0):
     """Kills and removes the cgroups of every pod under parent whose id is
-    not in live_pod_ids (kubelet housekeeping). Returns the ids it removed;
-    raises one LauncherError at the end for those it could not."""
-    live = set(live_pod_ids)
+    not in live_pod_ids (kubelet housekeeping). live_pod_ids may be a
+    function: it is called after the cgroups are listed, so that a pod
+    that claimed its id and then made its cgroup while housekeeping ran
+    is never taken for a leftover. Returns the ids it removed; raises one
+    LauncherError at the end for those it could not."""
+    listed = list(layout.pod_ids(host, parent))
+    live = set(live_pod_ids() if callable(live_pod_ids) else live_pod_ids)
     removed, errors = [], []
-    for pod_id in layout.pod_ids(host, parent):
+    for pod_id in listed:
         if pod_id in live:
             continue
         try:

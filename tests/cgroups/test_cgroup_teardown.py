@@ -149,3 +149,22 @@ def test_gc_with_everything_live_removes_nothing(host, new_pod):
     pod = new_pod()
     assert cgroups.gc(host, [pod.id], pod.parent) == []
     assert pod.paths()
+
+
+def test_gc_reads_the_live_ids_after_listing_the_cgroups(host, parent, new_pod, spawn):
+    """A pod claims its id, then makes its cgroup; housekeeping may run at
+    any point of that. gc lists the cgroups first, then reads the live ids
+    (a function): here the store is read (no pod), then a pod claims its id
+    and makes its cgroup with a process in it before gc goes on. Listing
+    after the read would find that cgroup unknown and kill the new pod."""
+    made = []
+
+    def live_ids():
+        ids = set()                                # the store, read now
+        pod = new_pod({"web": r.empty()})          # a pod claims its id, makes its cgroup
+        made.append((pod, spawn(pod, "web", ["sleep", "30"])))
+        return ids
+
+    assert cgroups.gc(host, live_ids, parent) == []
+    (pod, proc), = made
+    assert proc.poll() is None and pod.paths()
