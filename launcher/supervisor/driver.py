@@ -38,6 +38,7 @@ class Supervisor:
         self.specs.update({c.name: (c, True) for c in pod.spec.init_containers})
         self.lc = lc or new_lifecycle(pod.spec, time.time())
         self.first_error = None      # why the first sandbox could not be created
+        self.fatal = None            # a foreground pod's image that cannot be had
         self.monitor = None          # detached: the C monitor to exec when idle
 
     # -- the loop ------------------------------------------------------------
@@ -64,6 +65,8 @@ class Supervisor:
             self.idle(self.timeout())
             self.step()
         self.pod.drain_output()
+        if self.fatal:
+            raise self.fatal
         return self.exit_code()
 
     def step(self):
@@ -108,16 +111,21 @@ class Supervisor:
 
     def start_container(self, c, init):
         """Performs a StartContainer: the lifecycle hears that it runs, that
-        its image could not be had (it backs off: ImagePullBackOff), or
-        that a set-up step failed (an exit with 125-127)."""
-        from launcher.images.ensure import ImagePullError
+        its image could not be had (a detached pod backs off and tries
+        again, ImagePullBackOff, as the kubelet does; a foreground one stops
+        and fails with that line, as `podman play kube` does), or that a
+        set-up step failed (an exit with 125-127)."""
         try:
             p = self.pod.start_container(c, init)
-        except ImagePullError as e:
-            self.pod.warn(f"container {c.name}: {e.reason}: {e}")
-            self.lc.image_pull_failed(c.name, e.reason, str(e), time.time())
-            return
         except LauncherError as e:
+            if c.image:
+                from launcher.images.ensure import ImagePullError   # only pods on images pay for it
+                if isinstance(e, ImagePullError):
+                    self.lc.image_pull_failed(c.name, e.reason, str(e), time.time())
+                    if not self.pod.detached:   # a one-shot command: fail, do not wait for it
+                        self.fatal = LauncherError(f"container {c.name!r}: {e.reason}: {e}")
+                        self.lc.stop(time.time())
+                    return
             self.pod.warn(f"container {c.name}: {e}")
             self.lc.container_exited(c.name, e.code, time.time())
             return
