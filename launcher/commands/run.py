@@ -225,6 +225,8 @@ def _volumes(texts, spec):
 def check_images(spec):
     """run: every image is there before anything is made (pulled if the
     policy says so), as podman run does; a missing one is one line."""
+    if not spec.uses_images():
+        return
     from launcher.images.ensure import ImagePullError, ensure
     for c in spec.all_containers():
         if c.image:
