@@ -20,6 +20,21 @@ def stat(pid):
     return fields[0].decode(), int(fields[19])
 
 
+def stopped(pid):
+    """True if pid is in a job-control stop (state T); None if it is gone."""
+    st = stat(pid)
+    return st and st[0] == "T"
+
+
+def same_executable(pid, st):
+    """True if pid runs the program whose os.stat() result is st."""
+    try:
+        exe = os.stat(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return (exe.st_dev, exe.st_ino) == (st.st_dev, st.st_ino)
+
+
 def starttime(pid):
     """The start time of pid, zombie or not; None if there is no such process."""
     st = stat(pid)

@@ -1,10 +1,12 @@
 """`launcher rm [-f] POD...`: removes stopped (exited or dead) pods; -f
-stops running ones first (in parallel) and removes corrupt ones. Refuses
-before doing anything if one is running (or corrupt) without -f."""
+stops running ones first (in parallel: TERM, grace, KILL) and removes
+corrupt ones. Refuses before doing anything if one is running (or corrupt)
+without -f. A pod idle in its C monitor is ended without waking its
+supervisor (teardown.end_idle); the others stop as `stop` stops them."""
 from launcher.commands.common import open_store, simple
 from launcher.errors import LauncherError
 from launcher.store.status import CORRUPT, LIVE_STATES, pod_state
-from launcher.teardown import release, remove, stop_all
+from launcher.teardown import end_idle, release, remove, stop_all
 
 USAGE = "usage: launcher rm [-f] POD...             remove stopped pods (-f: stop them first)\n"
 
@@ -27,7 +29,7 @@ def main(o):
                                 "or use rm -f")
         if corrupt:
             raise LauncherError(f"pod {corrupt[0].id}: {corrupt[0].error}; rm -f removes it")
-    late = stop_all(running)
+    late = stop_all(end_idle(running))
     if late:
         raise LauncherError(f"pod {late[0]!r} did not stop in time")
     failed = release(store, pods)
