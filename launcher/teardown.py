@@ -142,11 +142,13 @@ def cgroup_parent(rec):
     return ((rec or {}).get("cgroups") or {}).get("parent") or "launcher"
 
 
-def remove_cgroups(pod):
+def remove_cgroups(pod, host):
     """Kills everything in a stopped pod's cgroups (whatever escaped its
-    supervisor's view: setsid, double forks) and removes them."""
+    supervisor's view: setsid, double forks) and removes them. host: the
+    cgroups.detect() of this process (it reads mountinfo, which grows with
+    the pods' pins: once per call of release, not once per pod)."""
     from launcher import cgroups
-    cg = cgroups.Pod(cgroups.detect(), pod.id, cgroup_parent(pod.record))
+    cg = cgroups.Pod(host, pod.id, cgroup_parent(pod.record))
     cg.kill_all()
     cg.remove()
 
@@ -157,11 +159,13 @@ def release(store, pods):
     every orphaned CNI attachment gets its DEL (while the pinned netns
     still exists), then the namespaces are unpinned. Returns the failed
     DELs as [(sandbox id, error)] (they stay pending)."""
+    from launcher import cgroups
     from launcher.supervisor import onimage
+    host = cgroups.detect() if pods else None
     for pod in pods:
         if pod.record is not None:
             kill_leftovers(pod.record)
-        remove_cgroups(pod)
+        remove_cgroups(pod, host)
         onimage.teardown(pod.record, pod.id)
     failed = []
     if os.path.isdir(cni_dir(store)):

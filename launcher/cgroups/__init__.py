@@ -22,7 +22,7 @@ it calls (each costs ~0.2 ms to import on a busy machine). The modules
 import os and our own modules only.
 """
 _WHERE = {
-    "detect": "mounts", "Host": "mounts",
+    "detect": "mounts", "detected": "mounts", "Host": "mounts",
     "Pod": "pod",
     "Placement": "placement",
     "gc": "teardown",

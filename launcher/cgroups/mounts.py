@@ -110,6 +110,19 @@ class Host:
         return list(self.hierarchies)
 
 
+_DETECTED = []
+
+
+def detected():
+    """detect() once per process: a pod's supervisor asks when it makes the
+    pod's cgroups, and a batch (play of many pods) asks once before it
+    forks their supervisors, which then share the answer (mountinfo grows
+    with every pod's pins, and reading it costs ~10 ms at 1,000 pods)."""
+    if not _DETECTED:
+        _DETECTED.append(detect())
+    return _DETECTED[0]
+
+
 def detect(unified=True, mountinfo="/proc/self/mountinfo"):
     """The Host of this process's mount namespace. unified=False ignores a
     cgroup2 mount, as on a machine with v1 only (the v1 code paths can then

@@ -1,16 +1,20 @@
 """`launcher play FILE|-`: a Kubernetes v1 Pod manifest, read and checked
-whole (launcher/manifest.py) before anything is created, then run as `run`
-runs a pod."""
+whole (launcher/manifest/) before anything is created, then run as `run`
+runs a pod. A stream of Pods (`---` between them) is checked whole too,
+then started detached, one after the other, by this one process (the
+batch path: no Python start-up per pod)."""
+import copy
 import sys
 
 from launcher.commands.common import Args, is_option
-from launcher.commands.run import SANDBOX_OPTS, check_sandbox, launch, sandbox_option
+from launcher.commands.run import SANDBOX_OPTS, check_sandbox, launch, launch_many, sandbox_option
 from launcher.errors import LauncherError
 from launcher.spec import ContainerSpec, PodSpec, quote
 
 USAGE = """\
 usage: launcher play [OPTIONS] FILE|-        run a Kubernetes v1 Pod manifest (- reads stdin)
-  -d, --detach              print the pod id and leave the pod running
+  -d, --detach              print the pod id and leave the pod running (several
+                            pods, `---` between them: needs -d, one id a line)
   --pause, --backoff, --network, -p, --log-max-size, --log-max-files, --pids-limit
                             as for `run`
 """
@@ -41,10 +45,29 @@ def parse(argv):
     if source is None:
         raise LauncherError("play: no manifest (use: launcher play FILE, or - for stdin)")
     from launcher import manifest
+    pods = manifest.load_all(source)
+    if len(pods) > 1:
+        if not opts["detach"]:
+            raise LauncherError(f"play: {quote(source)} holds {len(pods)} pods: play them with -d "
+                                "(in the foreground play runs one pod)")
+        if spec.ports:
+            raise LauncherError(f"play: -p publishes a host port for one pod, and {quote(source)} "
+                                f"holds {len(pods)}")
+    specs, names = [], set()
+    for m, warnings in pods:
+        for w in warnings:
+            sys.stderr.write(f"launcher: warning: {w}\n")
+        if m.name in names:
+            raise LauncherError(f"play: two pods are named {m.name!r} in {quote(source)}")
+        names.add(m.name)
+        specs.append(pod_spec(m, copy.copy(spec)))
+    opts["specs"] = specs
+    return opts
+
+
+def pod_spec(m, spec):
+    """The PodSpec of manifest m on the sandbox options given (spec), checked."""
     from launcher.spec import validate
-    m, warnings = manifest.load(source)
-    for w in warnings:
-        sys.stderr.write(f"launcher: warning: {w}\n")
 
     def ctr(c):
         return ContainerSpec(c.name, c.argv, dict(c.env), c.working_dir, c.resources,
@@ -58,9 +81,11 @@ def parse(argv):
     spec.volumes = list(m.volumes)
     validate(spec)
     check_sandbox(spec)
-    opts["spec"] = spec
-    return opts
+    return spec
 
 
 def main(opts):
-    return launch(opts["spec"], opts["detach"])
+    specs = opts["specs"]
+    if len(specs) == 1:
+        return launch(specs[0], opts["detach"])
+    return launch_many(specs)

@@ -19,7 +19,7 @@ def main(o):
     store = open_store()
     pods = [store.resolve(ref) for ref in o["pods"]]
     with store.lock():
-        store.drop_stale()
+        store.drop_stale(full=False)
     states = {p.id: pod_state(p) for p in pods}
     running = [p for p in pods if states[p.id] in LIVE_STATES]
     corrupt = [p for p in pods if states[p.id] == CORRUPT]

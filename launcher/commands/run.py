@@ -250,6 +250,43 @@ def launch(spec, detach):
     return run_foreground(spec, store)
 
 
+BATCH_WINDOW = 4   # pods a batch starts at once (each start waits on its children)
+
+
+def launch_many(specs):
+    """Starts validated PodSpecs detached (play of a multi-document
+    manifest), up to BATCH_WINDOW at a time, printing each id in the
+    manifest's order as its pod runs. A pod that fails stops the batch:
+    those already started keep running, and the error says how many."""
+    import collections
+    from launcher import cgroups
+    from launcher.commands.common import open_store
+    from launcher.supervisor.detach import await_detached, start_detached
+    from launcher.teardown import housekeeping
+    store = open_store()
+    housekeeping(store)
+    cgroups.detected()   # once, for every supervisor forked below
+    todo, window = list(specs), collections.deque()
+    started, failure = 0, None
+    while todo or window:
+        while todo and failure is None and len(window) < BATCH_WINDOW:
+            spec = todo.pop(0)
+            window.append((spec, start_detached(spec, store)))
+        spec, pending = window.popleft()
+        try:
+            pod_id = await_detached(pending)
+        except LauncherError as e:
+            failure = failure or (spec, e)
+            continue
+        started += 1
+        print(pod_id, flush=True)
+    if failure is not None:
+        spec, e = failure
+        raise LauncherError(f"pod {spec.name!r}: {e} ({started} of {len(specs)} pods started "
+                            "and keep running)")
+    return 0
+
+
 def main(opts):
     if opts["demo"]:
         from launcher.commands.common import open_store

@@ -1,12 +1,33 @@
-"""YAML in: one document, PyYAML's safe loader, duplicate keys refused.
-PyYAML is imported only here, only when a manifest is read."""
+"""YAML in: one document or a stream of them (`---`), PyYAML's safe
+loader, duplicate keys refused. PyYAML is imported only here, only when a
+manifest is read."""
 from launcher.manifest.checks import ManifestError, oneline
+
+MAX_DOCUMENTS = 10000    # pods in one stream (the scale bench plays 5,000)
 
 
 def yaml_load(text, source):
     """One YAML document with the safe loader; every loader failure becomes
     a ManifestError (PyYAML also raises ValueError on impossible dates,
     RecursionError on very deep nesting, and so on)."""
+    return _guarded(lambda yaml, text: yaml.load(text, Loader=_strict_loader(yaml)), text, source)
+
+
+def yaml_load_all(text, source):
+    """Every document of a YAML stream, empty ones (a stray `---`) left out
+    as kubectl leaves them out; at most MAX_DOCUMENTS."""
+    def load_all(yaml, text):
+        docs = []
+        for doc in yaml.load_all(text, Loader=_strict_loader(yaml)):
+            if doc is not None:
+                if len(docs) == MAX_DOCUMENTS:
+                    raise ManifestError(f"{source}: more than {MAX_DOCUMENTS} documents")
+                docs.append(doc)
+        return docs
+    return _guarded(load_all, text, source)
+
+
+def _guarded(load, text, source):
     import yaml
     if isinstance(text, bytes):
         try:
@@ -14,7 +35,9 @@ def yaml_load(text, source):
         except UnicodeDecodeError:
             raise ManifestError(f"{source}: not YAML (not UTF-8 text)") from None
     try:
-        return yaml.load(text, Loader=_strict_loader(yaml))
+        return load(yaml, text)
+    except ManifestError:
+        raise
     except yaml.MarkedYAMLError as e:
         where = f" (line {e.problem_mark.line + 1})" if e.problem_mark else ""
         what = e.problem or e.context or "syntax error"

@@ -162,7 +162,7 @@ class Store:
         """Claims `name` (None: pod-XXXXXXXX) and makes the pod's directory
         with the record rec_of(pod_id, name) in it; returns its PodDir."""
         with self.lock():
-            self.drop_stale()
+            self.drop_stale(full=False)
             pod_id = new_id()
             name = name or f"pod-{pod_id[:8]}"
             if not self._claim(name, pod_id):
@@ -206,16 +206,21 @@ class Store:
         else:   # a corrupt record: find its claim the slow way
             self._release_claims_of(pod.id)
 
-    def drop_stale(self):
+    def drop_stale(self, full=True):
         """Housekeeping (call with the lock held): finishes what a launcher
-        killed half-way left: `.tmp-ID` entries, and name claims whose pod
-        directory is gone. A planted `.tmp-` symlink is only unlinked."""
+        killed half-way left: `.tmp-ID` entries, and (full) name claims
+        whose pod directory is gone and the mounts of pods that are gone.
+        A planted `.tmp-` symlink is only unlinked. create() does only the
+        first, which costs one listdir: the others visit every pod, and a
+        stale claim is taken over when its name is claimed again anyway."""
         from launcher.runtime import mounts
         entries = os.listdir(self.fd)
         for n in entries:
             if n.startswith(layout.TMP_PREFIX):
                 mounts.detach_under(os.path.join(self.path, n))
                 fs.remove_tree(self.fd, n)
+        if not full:
+            return
         for name, pod_id in self._claims():
             if not self._is_pod(pod_id):
                 self._release(name, pod_id)

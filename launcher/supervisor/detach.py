@@ -22,12 +22,24 @@ from launcher.spec import FAULT_SIGNALS
 
 def run_detached(spec, store):
     """Forks the supervisor; returns the pod id once the pod runs."""
+    return await_detached(start_detached(spec, store))
+
+
+def start_detached(spec, store):
+    """Forks the supervisor of a pod; returns what await_detached takes."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         _supervise(spec, store, w)   # never returns
     os.close(w)
+    return pid, r
+
+
+def await_detached(started):
+    """The pod id once the pod started by start_detached runs; its error
+    (a LauncherError) if it could not start."""
+    pid, r = started
     msg = read_to_eof(r)
     if msg.startswith("ok "):
         return msg[3:].strip()

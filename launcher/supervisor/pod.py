@@ -165,7 +165,7 @@ class Pod:
         """The pod's cgroups (launcher/cgroups), made on first use."""
         if self.cg is None:
             from launcher import cgroups
-            self.cg = cgroups.Pod(cgroups.detect(), self.dir.id, self.cgroup_parent)
+            self.cg = cgroups.Pod(cgroups.detected(), self.dir.id, self.cgroup_parent)
         return self.cg
 
     def remove_cgroups(self):
