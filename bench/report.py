@@ -275,8 +275,35 @@ def markdown(res):
     if "pods" in res:
         lines += _pods("Detached pods", res["pods"])
     if "scale" in res:
-        lines += _pods("Scale", res["scale"])
+        lines += _scale(res["scale"])
     return "\n".join(lines) + "\n"
+
+
+def _scale(r):
+    """The scale section: one command's cost at each population, the batch
+    rate that built it, one rm -f of all, the leak check, the targets."""
+    if "skipped" in r:
+        return [f"\n**Scale**: skipped: {r['skipped']}"]
+    ms = lambda s: f"{s['median'] * 1000:.0f}"   # noqa: E731
+    lines = ["\n**Scale** (idle pods `sleep infinity`, no network; each command's median of "
+             f"{r['levels'][0]['run']['n'] if r['levels'] else 0} interleaved rounds at each "
+             "population, `python -c pass` in the same rounds; the population is brought up by "
+             "`launcher play -d` of a multi-document manifest)\n",
+             "| pods | `python -c pass` | `run -d` (x python) | `ps` | `inspect` | `rm -f` one | "
+             "batch `play -d` |", "|---|---|---|---|---|---|---|"]
+    for row in r["levels"]:
+        lines.append(f"| {row['pods']} | {ms(row['python'])} ms | {ms(row['run'])} ms "
+                     f"({row['run_x_python']:.2f}x) | {ms(row['ps'])} ms | {ms(row['inspect'])} ms | "
+                     f"{ms(row['rm'])} ms | {row['batch_added']} pods at "
+                     f"{row['batch_pods_per_s']:.0f} pods/s |")
+    leaks = {k: r[k] for k in ("leaked_processes", "leaked_state", "leaked_mounts", "leaked_cgroups")
+             if r.get(k)}
+    lines.append(f"\n`rm -f` of all {r['rm_all_pods']} pods: {r['rm_all_s']:.1f} s "
+                 f"({r['rm_pods_per_s']:.0f} pods/s). Left behind: "
+                 + (", ".join(f"{k[7:]} {v}" for k, v in leaks.items()) if leaks else "nothing")
+                 + ". Targets (issue 18): `run -d` <= 2x python at every level, batch >= 50 pods/s, "
+                 "removal >= 100 pods/s, `ps` <= 200 ms at 1,000 pods.")
+    return lines
 
 
 def plots(res, out):
@@ -312,6 +339,17 @@ def plots(res, out):
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no clashing labels
         fig.tight_layout()
         written.append(_save(fig, out, "lifecycle.png"))
+    levels = res.get("scale", {}).get("levels")
+    if levels:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        xs = [row["pods"] for row in levels]
+        for cmd in ("python", "run", "ps", "inspect", "rm"):
+            ax.plot(xs, [row[cmd]["median"] * 1000 for row in levels], marker="o",
+                    label="python -c pass" if cmd == "python" else cmd)
+        ax.set(xscale="log", xlabel="idle pods (log)", ylabel="ms (median)",
+               title="One command's cost as pods grow")
+        ax.legend(fontsize=8)
+        written.append(_save(fig, out, "scale.png"))
     return written
 
 

@@ -23,6 +23,7 @@ import network  # noqa: E402
 import reap  # noqa: E402
 import report  # noqa: E402
 import rootfs  # noqa: E402
+import scale  # noqa: E402
 from common import REPO, RESULTS, Progress, Skip, compile_helper, inits, load, machine  # noqa: E402
 
 BENCHES = ("reap", "footprint", "lifecycle", "network", "images", "cgroups", "rootfs", "scale")
@@ -56,7 +57,8 @@ def main(argv=None):
     q = o.quick
     reps = o.reps or (2 if q else 7)
     sizes = [1000] if q else [1000, 10000, 30000]
-    n_pods, n_scale = (5, 10) if q else (100, 1000)
+    n_pods = 5 if q else 100
+    scale_levels = [10, 50] if q else [10, 100, 1000, 5000]
     life_reps, image_rounds = reps * (3 if q else 5), reps * (3 if q else 2)
     rootfs_reps, big_layer = reps * 5, not q          # the nginx layer: ~1.5 min, full runs only
     table = inits()
@@ -75,7 +77,7 @@ def main(argv=None):
              + ("images" in o.only) * images_steps
              + ("cgroups" in o.only) * reps
              + ("rootfs" in o.only) * (2 * rootfs_reps + 1)
-             + ("scale" in o.only) * (n_scale + 1))
+             + ("scale" in o.only) * (len(scale_levels) + 1))
     progress = Progress(steps, "bench")
     if "reap" in o.only:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -101,7 +103,7 @@ def main(argv=None):
     if "rootfs" in o.only:
         res["rootfs"] = rootfs.run(rootfs_reps, progress)
     if "scale" in o.only:
-        res["scale"] = lifecycle.pods(n_scale, progress, "scale")
+        res["scale"] = scale.run(scale_levels, progress)
     res["machine"]["load_after"] = load()
     path = os.path.join(o.out, "results.json")
     with open(path, "w") as f:

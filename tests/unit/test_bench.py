@@ -179,6 +179,25 @@ def test_new_sections_render_from_fake_results():
     assert "Targets: rootfs set-up within 5 ms of host mode (CPU): met" in md
 
 
+def test_scale_section_renders_each_level_the_removal_and_the_leaks():
+    """A level row: medians in ms, run's ratio to python, the batch rate;
+    the rm -f of all with its rate; what was left; the targets."""
+    s = common.summary
+    row = {"pods": 1000, "python": s([0.030]), "run": s([0.090]), "ps": s([0.170]),
+           "inspect": s([0.040]), "rm": s([0.060]), "run_x_python": 3.0,
+           "batch_added": 900, "batch_pods_per_s": 42.4}
+    res = {"machine": common.machine(), "quick": False, "reps": 1,
+           "scale": {"levels": [row], "rm_all_pods": 1000, "rm_all_s": 2.5, "rm_pods_per_s": 400.0,
+                     "leaked_processes": [], "leaked_state": [], "leaked_mounts": [],
+                     "leaked_cgroups": ["/sys/fs/cgroup/pids/x/pody"]}}
+    md = report.markdown(res)
+    assert "| 1000 | 30 ms | 90 ms (3.00x) | 170 ms | 40 ms | 60 ms | 900 pods at 42 pods/s |" in md
+    assert "`rm -f` of all 1000 pods: 2.5 s (400 pods/s). Left behind: cgroups " \
+           "['/sys/fs/cgroup/pids/x/pody']." in md
+    res["scale"] = {"skipped": "launcher not installed yet"}
+    assert "**Scale**: skipped: launcher not installed yet" in report.markdown(res)
+
+
 @pytest.mark.parametrize("section", ["image_cycle", "images", "cgroups", "rootfs"])
 def test_a_skipped_new_bench_is_one_line_with_its_reason(section):
     """A new bench that could not run here renders as one line giving why,

@@ -87,6 +87,28 @@ def test_detached_pods_are_measured_and_nothing_is_left():
     assert res["leaked_mounts"] == [] and res["zombies_left"] == []
 
 
+def test_scale_measures_each_level_side_by_side_and_leaves_nothing():
+    """Two small levels (3, then 5 pods brought up by play -d): every
+    command timed at each with python -c pass beside it, the batch rate,
+    one rm -f of all five, and nothing left (processes, state, mounts,
+    cgroups)."""
+    import scale
+    if not lifecycle.launcher():
+        pytest.skip("launcher not installed")
+    res = scale.run([3, 5], Silent())
+    assert "skipped" not in res, res
+    assert [row["pods"] for row in res["levels"]] == [3, 5]
+    assert [row["batch_added"] for row in res["levels"]] == [3, 2]
+    for row in res["levels"]:
+        for cmd in ("python", "run", "ps", "inspect", "rm"):
+            assert row[cmd]["n"] == scale.ROUNDS and row[cmd]["median"] > 0
+        assert row["run_x_python"] == row["run"]["median"] / row["python"]["median"]
+        assert row["batch_pods_per_s"] > 0 and row["ps_cpu"]["median"] > 0
+    assert res["rm_all_pods"] == 5 and res["rm_pods_per_s"] > 0
+    for leak in ("leaked_processes", "leaked_state", "leaked_mounts", "leaked_cgroups"):
+        assert res[leak] == [], (leak, res[leak])
+
+
 def test_lifecycle_reports_the_launcher_as_ratios_to_each_peer():
     """The launcher's row holds its median over each measured peer's
     (unshare, bwrap, python -c pass); without a podman engine from the
@@ -288,11 +310,14 @@ def test_plots_are_pngs():
     written as PNG files next to the JSON."""
     pytest.importorskip("matplotlib")
     s = common.summary([0.001, 0.002])
+    row = {c: s for c in ("python", "run", "ps", "inspect", "rm")}
     res = {"reap": {1000: {"pause (C)": {"time": s}}, 10000: {"pause (C)": {"time": s}}},
-           "lifecycle": {"unshare": s, "podman": {"skipped": "no"}}}
+           "lifecycle": {"unshare": s, "podman": {"skipped": "no"}},
+           "scale": {"levels": [dict(row, pods=10), dict(row, pods=100)]}}
     with tempfile.TemporaryDirectory() as out:
         written = report.plots(res, out)
-        assert sorted(os.path.basename(p) for p in written) == ["lifecycle.png", "reap.png"]
+        assert sorted(os.path.basename(p) for p in written) == ["lifecycle.png", "reap.png",
+                                                                 "scale.png"]
         for path in written:
             with open(path, "rb") as f:
                 assert f.read(8) == b"\x89PNG\r\n\x1a\n"
