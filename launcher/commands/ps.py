@@ -42,7 +42,7 @@ def summary(st):
 def main(o):
     store = open_store()
     with store.lock():
-        store.drop_stale(full=False)
+        store.drop_stale()
     pods = []
     for pod in store.pods():
         pods.append(status(pod))

@@ -211,8 +211,9 @@ class Store:
         killed half-way left: `.tmp-ID` entries, and (full) name claims
         whose pod directory is gone and the mounts of pods that are gone.
         A planted `.tmp-` symlink is only unlinked. create() does only the
-        first, which costs one listdir: the others visit every pod, and a
-        stale claim is taken over when its name is claimed again anyway."""
+        first (a stale claim is taken over when its name is claimed again
+        anyway). Whether a pod is there is read from the one listdir of the
+        root (no stat per pod: ps runs this at thousands of pods)."""
         from launcher.runtime import mounts
         entries = os.listdir(self.fd)
         for n in entries:
@@ -221,13 +222,14 @@ class Store:
                 fs.remove_tree(self.fd, n)
         if not full:
             return
+        present = {n for n in entries if layout.is_pod_id(n)}
         for name, pod_id in self._claims():
-            if not self._is_pod(pod_id):
+            if pod_id not in present:
                 self._release(name, pod_id)
         if layout.MOUNTS in entries:
-            self._drop_stale_mounts()
+            self._drop_stale_mounts(present)
 
-    def _drop_stale_mounts(self):
+    def _drop_stale_mounts(self, present):
         """Pins and pod tmpfs of pods that are gone (a remover killed half-way)."""
         from launcher.runtime import mounts
         try:
@@ -237,7 +239,7 @@ class Store:
         try:
             for n in os.listdir(fd):
                 owner = layout.mounts_owner(n)
-                if owner is None or self._is_pod(owner) or fs.exists(self.fd, layout.TMP_PREFIX + owner):
+                if owner is None or owner in present:
                     continue
                 path = os.path.join(self.path, layout.MOUNTS, n)
                 mounts.detach_under(path)

@@ -990,7 +990,8 @@ def test_gc_does_not_rerun_a_del_that_finished_during_its_scan(net, tmp_path):
     st = running(lx, pod)
     sid, sup = st["sandbox"]["id"], st["supervisor"]
     scanned, go = tmp_path / "scanned", tmp_path / "go"
-    rm = lx.popen("rm", "-f", pod, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # stop, not rm -f: rm -f ends an idle pod without its supervisor (teardown.end_idle)
+    rm = lx.popen("stop", pod, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     gc = None
     try:
         assert wait_for(lambda: any(c.sandbox == sid and c.command == "DEL" and c.event == "sleeping"
@@ -1012,3 +1013,4 @@ def test_gc_does_not_rerun_a_del_that_finished_during_its_scan(net, tmp_path):
             if p is not None:
                 p.communicate(timeout=30)
     net.assert_once(sid)
+    lx.ok("rm", pod)
