@@ -98,10 +98,18 @@ def _network(res):
              "interleaved; ADD+DEL = the difference of medians from `--network none`)\n",
              "| network | time ms | ADD+DEL per pod ms |", "|---|---|---|"]
     for name, r in res.items():
-        if name not in ("add_del", "leaked"):
+        if name not in ("add_del", "leaked", "floor", "over_floor"):
             extra = ms(res["add_del"][name]) if name in res["add_del"] else "-"
+            if name in res.get("over_floor", {}):
+                extra += f" ({res['over_floor'][name]:.2f}x the plugins run directly)"
             lines.append(f"| {name} | {spread(r)} | {extra} |")
+    for name, r in res.get("floor", {}).items():
+        lines.append(f"| {name} (bridge, host-local, portmap: ADD then DEL) | - | {spread(r)} |")
     lines.append(f"\nLeft behind (IP allocations, veths, CNI iptables chains): {leak}")
+    if res.get("over_floor"):
+        worst = max(res["over_floor"].values())
+        lines.append(f"Target: ADD+DEL within 1.2x of the plugins run directly: "
+                     f"{'met' if worst <= 1.2 else 'NOT met'} (worst {worst:.2f}x)")
     return lines
 
 
