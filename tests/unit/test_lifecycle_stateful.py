@@ -24,6 +24,7 @@ class PodMachine(RuleBasedStateMachine):
                                 BackOff(BASE, CAP, RESET), grace=GRACE)
         self.now = 0.0
         self.queue = []
+        self.runs = {}          # id(queued KillContainer) -> the container's starts then
         self.created_when_completed = None
         self.removed_ids = []
         self.restarts = {}
@@ -47,6 +48,8 @@ class PodMachine(RuleBasedStateMachine):
                 assert self.pod.sandboxes_created == len(self.removed_ids)
             if a.kind == START_CONTAINER:
                 assert self.pod.sandbox.state == "ready" and not self.pod.completed
+            if a.kind == KILL_CONTAINER:
+                self.runs[id(a)] = self.pod.container(a.container).starts   # the run it is for
             self.queue.append(a)
 
     @precondition(lambda self: self.queue)
@@ -89,6 +92,8 @@ class PodMachine(RuleBasedStateMachine):
         for a in self.queue:
             if a.kind == KILL_CONTAINER and a.force:
                 c = self.pod.container(a.container)
+                if c.state != "running" or c.starts != self.runs[id(a)]:
+                    continue   # that run already ended (its TERM did it): a no-op
                 assert c.forced and c.kill_at is not None and self.now >= c.kill_at
 
     @invariant()
