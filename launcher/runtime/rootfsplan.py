@@ -25,18 +25,17 @@ def _fail(what, why):
 def container_path(path, what):
     """The components of an absolute path inside the container; '..' is
     refused (Kubernetes refuses it in mountPath and subPath too)."""
-    if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
-        raise LauncherError(f"{what}: {path!r} is not an absolute path")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise LauncherError(f"{what}: {path!r} must not contain '..'")
-    return parts
+    return _components(path, what, True, "is not an absolute path")
 
 
 def relative_path(path, what):
     """The components of a subPath: relative, no '..'."""
-    if not isinstance(path, str) or path.startswith("/") or "\0" in path:
-        raise LauncherError(f"{what}: {path!r} must be a relative path")
+    return _components(path, what, False, "must be a relative path")
+
+
+def _components(path, what, absolute, wrong_kind):
+    if not isinstance(path, str) or path.startswith("/") != absolute or "\0" in path:
+        raise LauncherError(f"{what}: {path!r} {wrong_kind}")
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise LauncherError(f"{what}: {path!r} must not contain '..'")
