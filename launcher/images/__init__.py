@@ -5,6 +5,7 @@ reference.py   parse and normalize image references and transports
 skopeo.py      the one place that runs skopeo (copy into a temp dir:)
 layout.py      read and verify what skopeo wrote (manifest, config, blobs)
 unpack.py      a layer tar -> an overlayfs lower directory, safe against hostile tars
+layertree.py   unpack's fd-relative, no-follow walking, clearing and metadata
 store.py       the on-disk layout: records, tags, layers, locks, holds
 gc.py          rmi and prune
 pull.py        pull, load, resolve and ensure (imagePullPolicy): the API

@@ -19,11 +19,12 @@ every sandbox is removed exactly once; rules.needs_new_sandbox() is the one
 place that decides. docs/play.md draws the state machine.
 """
 from launcher.lifecycle.events import MAX_EVENTS, Event, EventLog  # noqa: F401
-from launcher.lifecycle.pod import (CREATE_SANDBOX, EVENT_TYPES, KILL_CONTAINER,  # noqa: F401
-                                    OOM_KILLED, REMOVE_SANDBOX, START_CONTAINER, Action,
-                                    ContainerStatus, PodLifecycle, Sandbox)
+from launcher.lifecycle.pod import PodLifecycle  # noqa: F401
 from launcher.lifecycle.rules import (COMPLETED_PHASES, FAILED, PENDING, RUNNING,  # noqa: F401
                                       STARTED, SUCCEEDED, TERMINATED, WAITING, BackOff,
                                       needs_new_sandbox, pod_phase, should_restart)
+from launcher.lifecycle.values import (CREATE_SANDBOX, EVENT_TYPES, KILL_CONTAINER,  # noqa: F401
+                                       OOM_KILLED, REMOVE_SANDBOX, START_CONTAINER, Action,
+                                       ContainerStatus, Sandbox)
 from launcher.spec import ALWAYS, NEVER, ON_FAILURE  # noqa: F401
 from launcher.spec import RESTART_POLICIES as POLICIES  # noqa: F401

@@ -1,13 +1,13 @@
 """One pod's resources, created and reaped by the current process, and no
 policy: its directory and record; its sandbox, i.e. pause (PID 1 of new
 PID, network, IPC and UTS namespaces) with the sandbox's namespaces pinned
-by bind mounts in the pod directory, and its CNI attachment; its container
-processes and their output; reaping and the wait for the next event.
-launcher/supervisor/driver.py decides what to do with it.
+by bind mounts in the pod directory, and its CNI attachment
+(launcher/supervisor/sandbox.py); its container processes and their output
+(launcher/supervisor/procs.py); reaping and the wait for the next event
+(launcher/supervisor/events.py). launcher/supervisor/driver.py decides
+what to do with it.
 """
 import os
-import select
-import time
 
 try:   # signal without its enum wrappers: importing enum costs ~4 ms of start-up
     import _signal as signal
@@ -16,46 +16,19 @@ except ImportError:   # not CPython
 
 from launcher import binaries, proc
 from launcher.errors import LauncherError
-from launcher.runtime import namespaces, plans, security
+from launcher.runtime import namespaces, security
 from launcher.runtime.spawn import Spawner
 from launcher.spec import STOP_SIGNALS
 from launcher.store import layout
 from launcher.store.pods import now
-from launcher.supervisor import onimage, sandbox
+from launcher.supervisor import events, onimage, procs, sandbox
 from launcher.supervisor.logs import RotatingLog
 from launcher.supervisor.output import OutputPump
+# Proc moved to launcher/supervisor/procs.py; still imported from here.
+from launcher.supervisor.procs import Proc
+
 
 WAKE_SIGNALS = STOP_SIGNALS + (signal.SIGCHLD,)
-
-
-class Proc:
-    """A pod process we forked: name, pid, start time, and its end."""
-
-    STATE = ("name", "pid", "start", "code", "detail", "failed", "reported", "oom_before",
-             "reason")
-
-    def __init__(self, name, pid, start=None):
-        self.name = name
-        self.pid = pid
-        self.start = start if start is not None else proc.starttime(pid)
-        self.code = None       # podman-style exit code once reaped
-        self.detail = None     # "exit N" / "signal N"
-        self.failed = None     # (code, message) if a set-up step failed
-        self.reported = False  # the supervisor has seen its end
-        self.oom_before = None  # its cgroup's OOM kill count when it started
-        self.reason = None     # why it ended, when it is not its own doing (OOMKilled)
-
-    def to_state(self):
-        return {k: getattr(self, k) for k in self.STATE}
-
-    @classmethod
-    def from_state(cls, d):
-        p = cls(d["name"], d["pid"], d["start"])
-        for k in cls.STATE:
-            setattr(p, k, d[k])
-        if p.failed is not None:
-            p.failed = tuple(p.failed)
-        return p
 
 
 class Pod:
@@ -248,53 +221,10 @@ class Pod:
             os.close(self.pause_pidfd)
             self.pause_pidfd = None
 
-    # -- containers ------------------------------------------------------------
+    # -- containers (launcher/supervisor/procs.py) -----------------------------
 
     def start_container(self, c, init=False):
-        """Starts container c and returns its Proc; proc.failed is set when
-        a set-up step failed (the child has then exited with 125-127)."""
-        if self.detached:
-            r, w = os.pipe()
-            ends = [(r, 0)]
-            out = err = w
-        else:
-            r, out = os.pipe()
-            r2, err = os.pipe()
-            ends = [(r, 0), (r2, 1)]
-        try:
-            if c.name not in {x.name for x in self.spec.all_containers()}:   # the demo's
-                self.cgroups().add_container(c.name, c.resources)
-            process, root, user, info = onimage.start(self, c)
-            oom_before = self.cgroups().oom_kills(c.name)
-            plan = plans.container_plan(self.spec, c, process, self.pause_pidfd,
-                                        [self.mounts()[0]], out, err, self.caps,
-                                        self.cgroups().placement(c.name), root, user)
-            pid, failed = self.spawner.spawn(plan)
-        except BaseException:
-            for fd, _ in ends:
-                os.close(fd)
-            raise
-        finally:
-            os.close(out)
-            if err != out:
-                os.close(err)
-        for fd, which in ends:
-            self.pipes[fd] = [c.name, which]
-            self.pump.add(fd, c.name, which, self._log(c.name))
-        p = Proc(c.name, pid)
-        p.failed, p.oom_before = failed, oom_before
-        self.procs[c.name] = p
-        entry = {"name": c.name, "argv": process[0], "init": init, "pid": pid, "start": p.start,
-                 "namespaces": namespaces.inodes(pid) if not failed else {},
-                 "process": {"argv": process[0], "env": process[1], "cwd": process[2]}, **info}
-        old = [i for i, e in enumerate(self.record["containers"]) if e["name"] == c.name]
-        if old:
-            self.record["containers"][old[0]] = entry
-        else:
-            self.record["containers"].append(entry)
-        if failed:
-            self.warn(f"container {c.name}: {failed[1]}")
-        return p
+        return procs.start_container(self, c, init)
 
     def running(self):
         """Container processes not reaped yet."""
@@ -309,89 +239,22 @@ class Pod:
             except ProcessLookupError:
                 pass
 
-    # -- events ------------------------------------------------------------------
+    # -- events (launcher/supervisor/events.py) ---------------------------------
 
     def reap(self):
-        """Reaps every exited child, records its end in its exit file and
-        queues it in self.ended (never blocks)."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            for p in list(self.procs.values()) + ([self.pause] if self.pause else []):
-                if p.pid == pid and p.code is None:
-                    p.code, p.detail = proc.exit_code(status), proc.exit_text(status)
-                    if p is self.pause:
-                        self.record["pause"]["exit"] = p.detail
-                        name = layout.SANDBOX_EXIT
-                    else:
-                        name = layout.container_exit(p.name)
-                        self._ended_container(p)
-                    try:
-                        self.dir.write(name, p.detail + "\n")
-                    except LauncherError as e:   # a full disk: the record still has it
-                        self.warn(str(e))
-                    self.ended.append(p)
-
-    def _ended_container(self, p):
-        """A container's main process is gone: what it left in its cgroup
-        goes too (in a shared PID namespace its orphans would outlive it),
-        and an OOM kill is told apart from a plain SIGKILL by its cgroup's
-        OOM kill count."""
-        from launcher import cgroups
-        cg = self.cgroups()
-        try:
-            cg.kill_container(p.name)
-            if cgroups.oom_killed(p.oom_before, cg.oom_kills(p.name), p.code):
-                p.reason = "OOMKilled"
-            onimage.ended(self, p.name)
-        except LauncherError as e:
-            self.warn(str(e))
+        return events.reap(self)
 
     def take_ended(self):
-        """The reaped Procs not handed out yet."""
-        ended, self.ended = self.ended, []
-        return ended
+        return events.take_ended(self)
 
     def wait(self, predicate, timeout=None):
-        """Pumps output and reaps until predicate() holds (True) or timeout
-        seconds pass (False)."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self.reap()
-            self._forget_closed_pipes()
-            if predicate():
-                return True
-            now_ = time.monotonic()
-            if end is not None and now_ >= end:
-                return False
-            ms = None if end is None else max(0, int((end - now_) * 1000) + 1)
-            p = select.poll()
-            p.register(self.wake_r, select.POLLIN)
-            for fd, mask in self.pump.fds().items():
-                p.register(fd, mask)
-            for fd, mask in p.poll(ms):
-                if fd == self.wake_r:
-                    try:
-                        while os.read(self.wake_r, 512):
-                            pass
-                    except BlockingIOError:
-                        pass
-                else:
-                    self.pump.handle(fd, mask)
+        return events.wait(self, predicate, timeout)
 
     def _forget_closed_pipes(self):
-        for fd in [fd for fd in self.pipes if fd not in self.pump.streams]:
-            del self.pipes[fd]
+        return events.forget_closed_pipes(self)
 
     def drain_output(self):
-        """Copies what the containers still have in their pipes (bounded),
-        then gives our readers a moment to take it."""
-        self.wait(lambda: not self.pump.streams, 2.0)
-        self.pump.flush_sinks(2.0)
+        return events.drain_output(self)
 
     def stop(self):
         """Stops the pod without a lifecycle (the demo): TERM to the
