@@ -280,11 +280,19 @@ class PodLifecycle:
         ErrImagePull, ErrImageNeverPull, InvalidImageName): the container
         waits and is tried again after its back-off, as the kubelet does;
         its reason is the error the first time, then ImagePullBackOff. It
-        never ran, so no restart is counted and the pod stays Pending."""
+        never ran, so no restart is counted and the pod stays Pending. If
+        the pod is stopping meanwhile (a foreground pod stops at the first
+        image that cannot be had, while another start is under way), the
+        container ends terminated with that reason instead."""
         c = self.container(name)
         if c.state != WAITING or not c.starting:
             raise LauncherError(f"container {name!r}: image pull reported while {c.state}")
         c.starting = False
+        if self.stopping:   # its start was handed out before the stop: no retry now
+            c.state, c.reason, c.next_start_at = TERMINATED, reason, None
+            self._event(now, "Failed", name, message=f"{reason}: {message}")
+            self._update(now)
+            return
         c.reason = reason if c.pull_failures == 0 else IMAGE_PULL_BACKOFF
         c.pull_failures += 1
         delay = c.backoff.next(0)

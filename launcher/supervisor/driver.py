@@ -122,7 +122,8 @@ class Supervisor:
                 from launcher.images.ensure import ImagePullError   # only pods on images pay for it
                 if isinstance(e, ImagePullError):
                     self.lc.image_pull_failed(c.name, e.reason, str(e), time.time())
-                    if not self.pod.detached:   # a one-shot command: fail, do not wait for it
+                    if not self.pod.detached and self.fatal is None:   # a one-shot command:
+                        # fail with the first image that cannot be had, do not wait for it
                         self.fatal = LauncherError(f"container {c.name!r}: {e.reason}: {e}")
                         self.lc.stop(time.time())
                     return

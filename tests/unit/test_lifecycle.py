@@ -255,6 +255,24 @@ def test_command_that_cannot_start_is_reported_as_an_exit():
     assert pod.phase == "Failed" and pod.container("a").exit_code == 127
 
 
+def test_an_image_pull_failing_after_stop_ends_the_container_and_the_pod():
+    """Two starts handed out at once; the first image cannot be had and the
+    pod is stopped (a foreground pod's rule); then the second fails too. It
+    must end terminated, not wait for a retry that a stopping pod never
+    makes (the supervisor spun on that wake-up time, forever)."""
+    pod = PodLifecycle(["a", "b"], policy="Never")
+    pod.step(0)
+    pod.sandbox_created("sb", 0)
+    assert kinds(pod.step(0)) == [(START_CONTAINER, "a"), (START_CONTAINER, "b")]
+    pod.image_pull_failed("a", "ErrImagePull", "no registry", 1)
+    pod.stop(1)
+    pod.image_pull_failed("b", "ErrImagePull", "no registry", 1)
+    b = pod.container("b")
+    assert (b.state, b.reason, b.next_start_at) == ("terminated", "ErrImagePull", None)
+    assert kinds(drive(pod, 2)) == [(REMOVE_SANDBOX, None)]
+    assert pod.finished and pod.next_wakeup() is None
+
+
 def test_reports_out_of_order_are_refused():
     """A report that contradicts the state is a LauncherError, not a silent
     corruption (e.g. removing a sandbox nobody asked to remove)."""
