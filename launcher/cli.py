@@ -80,8 +80,13 @@ def dispatch(verb, opts):
         from pause._version import __version__
         print(f"launcher {__version__}")
         return 0
-    if os.geteuid() != 0:
-        raise LauncherError("needs root: namespaces are created without user namespaces")
+    if os.geteuid() != 0:   # rootless: into the user's own namespaces first
+        from launcher.runtime import userns
+        userns.enter(say)
+    return _run(verb, opts)
+
+
+def _run(verb, opts):
     if verb in IMAGE_VERBS:
         opts["is_live"] = _pod_exists
     return _module(verb).main(opts)

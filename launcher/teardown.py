@@ -122,7 +122,12 @@ def _term_containers(pods):
 
 def kill_leftovers(rec):
     """SIGKILLs any recorded pod process that still runs (after a dead
-    supervisor) and waits for it to go."""
+    supervisor) and waits for it to go; ends a pod's pasta (--network
+    pasta), which would otherwise only notice its pin going."""
+    net = rec.get("network") or {}
+    if net.get("network") == "pasta":
+        from launcher.net import pasta
+        pasta.stop(net)
     for p in [rec.get("pause") or {}] + list(rec.get("containers", [])):
         fd = namespaces.open_pidfd(p.get("pid"), p.get("start"))
         if fd is not None:

@@ -50,6 +50,12 @@ def create(host, pod_id, pod_res, containers, parent=names.DEFAULT_PARENT):
     rel = names.pod(parent, pod_id)
     for name in containers:
         names.member(name)
+    if not host.hierarchies:   # a rootless pod: limits only where the user has cgroups
+        for res in (pod_res, *containers.values()):
+            _refuse_limits(limits.plan(res, host.v2, res.get("pids_limit"),
+                                       pids_optional=res is not pod_res or
+                                       res.get("pids_limit") == resources.DEFAULT_PIDS_LIMIT))
+        return
     for attempt in range(3):
         used = learn(host, parent)
         made = []
@@ -70,6 +76,9 @@ def add_container(host, pod_id, name, res, parent=names.DEFAULT_PARENT):
     """Makes (or reuses, for a restart) one container's cgroup in a pod that
     exists, with its limits."""
     rel = os.path.join(names.pod(parent, pod_id), names.member(name))
+    if not host.hierarchies:
+        _refuse_limits(limits.plan(res, host.v2))
+        return
     used = learn(host, parent)
     made = []
     try:
@@ -81,6 +90,17 @@ def add_container(host, pod_id, name, res, parent=names.DEFAULT_PARENT):
     except BaseException:
         _undo(made)
         raise
+
+
+def _refuse_limits(settings):
+    """A Host without hierarchies (a rootless user's: mounts.detected())
+    can hold no limit: one line naming the first that was asked for."""
+    for s in settings:
+        if not s.optional:
+            raise LauncherError(
+                f"cgroups: cannot set {s.file}: a rootless pod gets limits only in a cgroup v2 "
+                "subtree delegated to the user, and this machine gives none (its controllers "
+                "are on cgroup v1); run the pod without limits, or as root")
 
 
 def _make(host, used, rel, pod_res, containers, made):

@@ -126,7 +126,12 @@ def detected():
 def detect(unified=True, mountinfo="/proc/self/mountinfo"):
     """The Host of this process's mount namespace. unified=False ignores a
     cgroup2 mount, as on a machine with v1 only (the v1 code paths can then
-    be exercised on a hybrid machine)."""
+    be exercised on a hybrid machine). A rootless user cannot write the
+    host's cgroups (a delegated v2 subtree is not looked for yet): none, so
+    no limits (layout.create says so)."""
+    from launcher.runtime import userns
+    if userns.active() and mountinfo == "/proc/self/mountinfo":
+        return Host([])
     text = _read(mountinfo).decode("utf-8", "surrogateescape")
     hierarchies = parse_mountinfo(text)
     out = []

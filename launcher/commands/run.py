@@ -29,7 +29,8 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --grace SECONDS           stop grace period (default 10)
   --restart POLICY          Never (default), OnFailure or Always
   --backoff SECONDS         restart back-off base (default 10; doubles up to 30x)
-  --network none|NAME       a CNI network (e.g. bridge); default none: loopback only
+  --network none|pasta|NAME  a CNI network (e.g. bridge, root only), or pasta (any user:
+                            outbound access and -p through pasta); default none: loopback only
   -p, --publish H:P[/PROTO] publish pod port P on host port H (needs --network)
   --no-new-privileges       containers cannot gain privileges on exec
   --cap-drop CAP|ALL        drop a capability (repeatable)
@@ -72,7 +73,14 @@ def check_sandbox(spec):
     used: the --network none path stays light)."""
     from launcher.runtime import security
     security.capability_numbers(spec.cap_drop)
-    if spec.network:
+    if spec.network == "pasta":
+        from launcher.net import pasta
+        pasta.check(spec.ports)
+    elif spec.network:
+        from launcher.runtime import userns
+        if os.geteuid() != 0 or userns.active():   # parsed before or after joining
+            raise LauncherError(f"--network {spec.network}: CNI networks need root; a rootless "
+                                "pod has --network none (loopback only) or --network pasta")
         from launcher.net import cni
         cni.load(spec.network)
         if spec.ports:

@@ -48,8 +48,16 @@ NGINX_EXCLUDES = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*",
 
 
 def cache_root():
-    """$POD_SANDBOX_TEST_IMAGES, else /var/tmp/pod-sandbox-test-images."""
-    return os.environ.get("POD_SANDBOX_TEST_IMAGES") or "/var/tmp/pod-sandbox-test-images"
+    """$POD_SANDBOX_TEST_IMAGES, else /var/tmp/pod-sandbox-test-images (root),
+    else test-images beside a rootless user's image root (in the user's
+    launcher data directory: launcher/runtime/userns.py)."""
+    path = os.environ.get("POD_SANDBOX_TEST_IMAGES")
+    if path:
+        return path
+    from launcher.runtime import userns
+    if userns.active():
+        return os.path.join(os.path.dirname(os.environ[userns.IMAGE_ENV]), "test-images")
+    return "/var/tmp/pod-sandbox-test-images"
 
 
 class Tar:

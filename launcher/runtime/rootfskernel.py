@@ -7,6 +7,7 @@ Each goes only onto a real directory (launcher/runtime/rootfsresolve.py).
 import os
 import stat
 
+from launcher.errors import LauncherError
 from launcher.runtime import syscalls
 from launcher.runtime.rootfsplan import _fail
 from launcher.runtime.rootfsresolve import _O_PATH, STRICT, _bind, _kernel_fs, _reopen
@@ -22,6 +23,7 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
 # into memory through /dev (runc's default is 64 MiB).
 DEV_OPTIONS = "mode=755,size=64k"
 DEVPTS_OPTIONS = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+DEVPTS_ROOTLESS = "newinstance,ptmxmode=0666,mode=0620"
 SHM_OPTIONS = "mode=1777,size=65536k"   # only when the plan has no pod shm
 
 
@@ -42,6 +44,8 @@ def mount_dev(plan, st):
         for name, major, minor in DEV_NODES:
             try:
                 os.mknod(name, stat.S_IFCHR | 0o666, os.makedev(major, minor), dir_fd=dev)
+            except PermissionError:   # a rootless user namespace may not mknod
+                _bind_host_node(dev, name, major, minor, what)
             except OSError as e:
                 raise _fail(what, f"mknod /dev/{name}: {e.strerror}") from None
         for name, target in DEV_LINKS:
@@ -53,8 +57,37 @@ def mount_dev(plan, st):
         os.close(dev)
 
 
+def _bind_host_node(dev, name, major, minor, what):
+    """The host's /dev/NAME bound onto an empty file (runc's rootless /dev:
+    in a user namespace mknod is refused, and a node on a tmpfs mounted
+    there would not open anyway). The host's node must be the standard one."""
+    try:
+        src = os.open(f"/dev/{name}", _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise _fail(what, f"/dev/{name} of the host: {e.strerror}") from None
+    try:
+        st = os.fstat(src)
+        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(major, minor):
+            raise _fail(what, f"/dev/{name} of the host is not the {major}:{minor} device")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o666, dir_fd=dev)
+        try:
+            syscalls.mount_fd(src, fd, None, syscalls.MS_BIND, None, f"{what}: bind /dev/{name}")
+        finally:
+            os.close(fd)
+    finally:
+        os.close(src)
+
+
 def mount_devpts(plan, st):
-    _kernel_fs(st, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTIONS)
+    try:
+        _kernel_fs(st, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTIONS)
+    except LauncherError:
+        # A user namespace mapping only the user has no gid 5 (tty): a
+        # rootless pod's devpts then goes without that option.
+        if not os.environ.get("LAUNCHER_ROOTLESS"):
+            raise
+        _kernel_fs(st, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_ROOTLESS)
 
 
 def mount_shm(plan, st):

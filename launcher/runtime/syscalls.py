@@ -32,9 +32,14 @@ def _check(ret, what):
         hint = ""
         if err == errno.EINVAL and what.startswith("setns"):
             hint = " (kernel older than 5.8, or a namespace we may not enter)"
-        elif err == errno.EPERM:
+        elif err == errno.EPERM and not os.environ.get("LAUNCHER_ROOTLESS"):
             hint = " (needs root: CAP_SYS_ADMIN)"
-        raise LauncherError(f"{what}: {os.strerror(err)}{hint}")
+        elif err == errno.EPERM and "proc" in what:
+            hint = (" (rootless: this system does not let a user namespace mount procfs, "
+                    "e.g. a container whose /proc has masked paths)")
+        e = LauncherError(f"{what}: {os.strerror(err)}{hint}")
+        e.errno = err
+        raise e
     return ret
 
 

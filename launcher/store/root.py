@@ -18,35 +18,59 @@ from launcher.store import fs
 
 
 def default_state_dir():
-    """$LAUNCHER_STATE_DIR, else /run/launcher (root), else
-    $XDG_RUNTIME_DIR/launcher."""
+    """$LAUNCHER_STATE_DIR, else /run/launcher (root), else the rootless
+    default (launcher/runtime/userns.py: $XDG_RUNTIME_DIR/launcher, or
+    /tmp/launcher-run-UID)."""
     path = os.environ.get("LAUNCHER_STATE_DIR")
     if path:
         return path
     if os.geteuid() == 0:
         return "/run/launcher"
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return os.path.join(runtime, "launcher")
-    raise LauncherError("no state directory: set LAUNCHER_STATE_DIR or XDG_RUNTIME_DIR")
+    from launcher.runtime import userns
+    return userns.default_state_dir(os.getuid())
+
+
+CHECKED_ENV = "LAUNCHER_CHECKED_ROOTS"   # set by launcher/runtime/userns.py
+
+
+def _checked_outside(real):
+    """The root at or above `real` that a rootless command checked before it
+    joined its user namespace, where the host's owners still showed (inside,
+    root's directories belong to the overflow uid), or None. Only honoured
+    inside a user namespace: there the caller is the user, who can only
+    fool himself."""
+    listed = os.environ.get(CHECKED_ENV)
+    if not listed:
+        return None
+    try:
+        with open("/proc/self/uid_map") as f:
+            if f.read().split() == ["0", "0", "4294967295"]:
+                return None
+    except OSError:
+        return None
+    for top in listed.split(os.pathsep):
+        if top and (real == top or real.startswith(top.rstrip("/") + "/")):
+            return top
+    return None
 
 
 def _refuse(what, path, why):
     raise LauncherError(f"{what} {path!r}: {why}")
 
 
-def _check_ancestors(path, what):
-    """Every directory above path must be changeable only by root or us."""
+def _check_ancestors(path, what, top="/"):
+    """Every directory above path, up to top, must be changeable only by
+    root or us."""
     me = os.geteuid()
     parent = os.path.dirname(path)
-    while True:
+    while path != top:
         st = os.lstat(parent)
         if st.st_uid not in (0, me):
             _refuse(what, path, f"its parent {parent!r} is owned by uid {st.st_uid}")
         if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
             _refuse(what, path, f"its parent {parent!r} is writable by others "
                     f"(mode {stat.S_IMODE(st.st_mode):04o}) and not sticky")
-        if parent == "/":
+        if parent == top or parent == "/":
             return
         parent = os.path.dirname(parent)
 
@@ -62,7 +86,7 @@ def trusted_dir(path, what="state directory"):
     except OSError as e:
         _refuse(what, real, e.strerror or str(e))
     try:
-        _check_ancestors(real, what)
+        _check_ancestors(real, what, _checked_outside(real) or "/")
         fd = fs.open_dir(real)
     except OSError as e:   # swapped for a symlink or a file since realpath
         _refuse(what, real, e.strerror or str(e))

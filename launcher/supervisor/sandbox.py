@@ -1,7 +1,7 @@
 """A pod's sandbox: pause as PID 1 of new PID, network, IPC and UTS
 namespaces (hostname set, loopback up), its net, IPC and UTS namespaces
-pinned by bind mounts in the pod directory, and its CNI attachment; and
-its removal. The steps of the Pod (launcher/supervisor/pod.py) that the
+pinned by bind mounts in the pod directory, and its CNI attachment (or,
+rootless, its pasta: --network pasta); and its removal. The steps of the Pod (launcher/supervisor/pod.py) that the
 lifecycle's CreateSandbox and RemoveSandbox ask for."""
 import os
 import select
@@ -17,6 +17,7 @@ from launcher.store import layout
 from launcher.supervisor import onimage
 
 READY_TIMEOUT = 10.0
+NET_PASTA = "pasta"     # launcher/net/pasta.py's NAME (not imported: a CNI pod never loads it)
 
 
 def create(pod):
@@ -28,17 +29,25 @@ def create(pod):
     sid = f"{pod.record['id']}-{pod.sandboxes}"
     pid = start_pause(pod)
     pod.pause = Proc("pause", pid)
-    attachment = None
+    attachment = network = None
     try:
         pod.pause_pidfd = os.pidfd_open(pid)
         pins = namespaces.pin(pid, pod.mounts(), pod.dir.id)
-        if pod.spec.network:
+        if pod.spec.network == NET_PASTA:
+            from launcher.net import pasta
+            network = pasta.start(pins["net"], pasta.check(pod.spec.ports), pod.dir.path)
+        elif pod.spec.network:
             from launcher.net import cni
             attachment = cni.add(cni.load(pod.spec.network), sid, pins["net"], "eth0",
                                  pod.spec.ports, state_dir=pod.cni_dir(),
                                  pod_id=pod.record["id"], owner_pid=os.getpid())
-        onimage.prepare_pod(pod, attachment.ip if attachment else None)
+        if attachment is not None:
+            network = attachment.summary()
+        onimage.prepare_pod(pod, network["ip"] if network else None)
     except BaseException:
+        if network and network.get("network") == NET_PASTA:
+            from launcher.net import pasta
+            pasta.stop(network)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         pod.pause.code, pod.pause.reported = 128 + signal.SIGKILL, True
@@ -53,7 +62,7 @@ def create(pod):
         raise
     pod.sandbox_id = sid
     pod.record.update(sandbox={"id": sid, "pins": pins}, namespaces=namespaces.inodes(pid),
-                      network=attachment.summary() if attachment else None)
+                      network=network)
     pod.record["pause"].update(pid=pid, start=pod.pause.start, exit=None)
     return sid
 
@@ -104,7 +113,10 @@ def remove(pod):
             pod.signal(pod.pause, signal.SIGKILL)
             pod.wait(lambda: pod.pause.code is not None, 10)
     problem = None
-    if pod.sandbox_id and pod.spec.network:
+    if pod.spec.network == NET_PASTA:
+        from launcher.net import pasta
+        pasta.stop(pod.record.get("network"))
+    elif pod.sandbox_id and pod.spec.network:
         from launcher.net import cni
         try:
             cni.delete(pod.cni_dir(), pod.sandbox_id)
