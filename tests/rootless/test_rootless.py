@@ -234,3 +234,21 @@ def test_a_masked_proc_is_diagnosed(user):
         "permitted (rootless: this system does not let a user namespace mount procfs, e.g. a "
         "container whose /proc has masked paths)"]
     assert _holder(user) is None
+
+
+def test_pull_images_and_rmi_as_the_user(user):
+    """The image verbs in the user's own image root: pull from an OCI
+    layout (the demo's test-image cache), list, remove."""
+    user.ok("run", "--share-pid", timeout=300)          # builds the test image layout
+    cache = os.path.join(os.path.dirname(user.images), "test-images")
+    layout = next(os.path.join(cache, d, "busybox") for d in sorted(os.listdir(cache)))
+    user.ok("rmi", "-a")                                 # the demo's copy goes first
+    assert json.loads(user.ok("images", "--format", "json")) == []
+    user.ok("pull", f"oci:{layout}:latest", timeout=120)
+    names = [i.get("names") or i.get("Names") or i for i in
+             json.loads(user.ok("images", "--format", "json"))]
+    assert any("localhost/busybox" in json.dumps(n) for n in names), names
+    st = os.stat(user.images)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode) & 0o022) == (user.pw.pw_uid, 0)
+    user.ok("rmi", "-a")
+    assert json.loads(user.ok("images", "--format", "json")) == []
