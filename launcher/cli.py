@@ -33,7 +33,7 @@ usage: launcher COMMAND [OPTIONS]     (launcher COMMAND --help: its options)
   rmi [-f] IMAGE...             remove images (-f: only untag one in use)
   image inspect IMAGE | image prune   an image as JSON | remove unused layers and images
 
-POD is a pod name, id or unique id prefix. exit codes: 125 launcher error,
+POD is a pod id, name or unique id prefix (in that order). exit codes: 125 launcher error,
 126 command cannot run, 127 command not found, else the (first failing)
 container's code, 128+N for signal N.
 """

@@ -69,9 +69,8 @@ def check_name(kind, name):
 
 def check_pod_name(name):
     """A pod name is a label (it is also the hostname) that cannot be taken
-    for a pod id as `ps` prints it: not 12 or more hex digits only. (A
-    shorter all-hex name that is also a prefix of another pod's id is
-    refused when it is used: launcher/store/pods.py.)"""
+    for a pod id as `ps` prints it: not 12 or more hex digits only. (A shorter all-hex name wins over an id prefix when
+    it is used, as in podman: launcher/store/pods.py.)"""
     check_name("pod", name)
     if len(name) >= ID_SHOWN and _HEX.issuperset(name):
         raise LauncherError(f"invalid pod name {quote(name)}: {ID_SHOWN} or more hex digits "

@@ -286,25 +286,20 @@ class Store:
         return out
 
     def resolve(self, ref):
-        """The PodDir of a pod given by id, name or unique id prefix. A ref
-        that is both a pod's name and a prefix of another pod's id is refused
-        (never guessed): `rm` must not act on the wrong pod."""
+        """The PodDir of a pod given by full id, then by name, then by
+        unique id prefix: podman's and docker's order, so a pod named `b0`
+        stays `b0` whatever ids later pods draw."""
         if not isinstance(ref, str) or not ref or "/" in ref or ref.startswith("."):
             raise LauncherError(f"no such pod: {ref!r}")
         if layout.is_pod_id(ref) and self._is_pod(ref):
             return self._open_or_gone(ref, ref)
         named = self._claim_of(ref)
-        if named is not None and not self._is_pod(named):
-            named = None
-        hits = [i for i in self._all_ids() if i.startswith(ref)] if _hex(ref) else []
-        if named is not None:
-            others = [i for i in hits if i != named]
-            if others:
-                raise LauncherError(f"{ref!r} names pod {named[:12]} and is also a prefix of "
-                                    f"the id of pod {others[0][:12]}: use a full id")
+        if named is not None and self._is_pod(named):
             return self._open_or_gone(named, ref)
+        hits = [i for i in self._all_ids() if i.startswith(ref)] if _hex(ref) else []
         if len(hits) > 1:
-            raise LauncherError(f"pod id prefix {ref!r} is ambiguous")
+            raise LauncherError(f"pod id prefix {ref!r} is ambiguous: "
+                                f"{len(hits)} pods' ids start with it")
         if not hits:
             raise LauncherError(f"no such pod: {ref!r}")
         return self._open_or_gone(hits[0], ref)
