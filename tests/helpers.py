@@ -177,3 +177,14 @@ def in_poll(pid):
             return "poll" in f.read()
     except OSError:
         return False
+
+
+def subids(path, name):
+    """(start, count) of user `name`'s range in /etc/subuid or /etc/subgid
+    (path), or None."""
+    with open(path) as f:
+        for ln in f:
+            parts = ln.strip().split(":")
+            if len(parts) == 3 and parts[0] == name:
+                return int(parts[1]), int(parts[2])
+    return None

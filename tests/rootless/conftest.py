@@ -20,7 +20,7 @@ import tempfile
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from helpers import sleep_until  # noqa: E402
+from helpers import sleep_until, subids  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USER = "lxrootless"          # with subordinate ids
@@ -53,15 +53,6 @@ def _ensure_user(name, subids):
                 subprocess.run(["usermod", flag_del,
                                 f"{start}-{int(start) + int(count) - 1}", name], check=True)
     return pw
-
-
-def subids(path, name):
-    with open(path) as f:
-        for ln in f:
-            parts = ln.strip().split(":")
-            if len(parts) == 3 and parts[0] == name:
-                return int(parts[1]), int(parts[2])
-    return None
 
 
 @pytest.fixture(scope="session")

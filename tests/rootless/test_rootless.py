@@ -8,8 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import subids
-from helpers import sleep_until
+from helpers import sleep_until, subids
 
 BUSYBOX = "localhost/busybox:latest"
 
