@@ -1,6 +1,14 @@
-"""A pod's namespaces: the table of kinds, pinning the sandbox's by bind
-mounts (as `ip netns` and CRI-O's pinns do, so they outlive a dead pause
-until teardown), and reaching a process safely through a pidfd.
+"""A pod's namespaces: the table of kinds, pinning the sandbox's network
+namespace by a bind mount (as `ip netns` does, so it outlives a dead pause
+until the network's teardown), and reaching a process safely through a
+pidfd.
+
+Only a pod with a network pins, and only its netns: CNI DEL and pasta need
+a path to it. IPC and UTS are never entered by path (containers and exec
+join through pause's or a container's pidfd, and a new sandbox gets new
+namespaces), and every pin is one more mount in the host's table, which
+each container start copies (unshare CLONE_NEWNS) and detaches again: three
+pins per pod made a container start cost 100 ms more at 5,000 pods.
 
 The pins are files in the state root's mount directory (launcher/store/
 layout.py: .mounts/POD_ID.KIND); a pin is mounted through /proc/self/fd/N of
@@ -21,6 +29,8 @@ KINDS = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC,
 # What pause holds for the pod; containers join these.
 SANDBOX = ("net", "ipc", "uts")
 SANDBOX_FLAGS = syscalls.CLONE_NEWNET | syscalls.CLONE_NEWIPC | syscalls.CLONE_NEWUTS
+# What a pod with a network pins.
+PINNED = ("net",)
 
 
 def flags(kinds):
@@ -31,15 +41,15 @@ def flags(kinds):
     return out
 
 
-def pin(pid, mounts, pod_id):
-    """Pins the sandbox namespaces of pid (pause, our unreaped child, so the
+def pin(pid, mounts, pod_id, kinds=PINNED):
+    """Pins the namespaces `kinds` of pid (pause, our unreaped child, so the
     pid cannot be stale) on new files in the mount directory (mounts: its
     (path, fd)). Returns {kind: path}. On failure what was pinned is
     unpinned again."""
     mounts_path, mounts_fd = mounts
     out = {}
     try:
-        for kind in SANDBOX:
+        for kind in kinds:
             name = layout.pin(pod_id, kind)
             fd = os.open(name, fs.O_NEW, 0o600, dir_fd=mounts_fd)
             try:
@@ -54,8 +64,10 @@ def pin(pid, mounts, pod_id):
 
 
 def unpin(mounts, pod_id):
-    """Undoes pin(): detaches each pin and removes its file. Idempotent; a
-    namespace then lives only as long as a process is in it."""
+    """Undoes pin(): detaches each pin and removes its file, of every
+    sandbox kind (a pod made by a launcher that pinned all three included).
+    Idempotent; a namespace then lives only as long as a process is in
+    it."""
     mounts_path, mounts_fd = mounts
     for kind in SANDBOX:
         name = layout.pin(pod_id, kind)

@@ -8,7 +8,8 @@
       .mounts/           a mount point (bound on itself, private) holding every
                          mount the launcher makes on the host, so a container
                          detaches them all in one call:
-        POD_ID.net POD_ID.ipc POD_ID.uts   a sandbox's pinned namespaces
+        POD_ID.net       a networked sandbox's pinned netns (.ipc and .uts
+                         only from launchers before 2026-12: unpinned too)
         POD_ID.rootfs/   a pod's shm tmpfs and its hosts, hostname, resolv.conf
       .tmp-POD_ID/       a pod being made or removed (never trusted)
       POD_ID/            one pod:

@@ -21,8 +21,9 @@ NET_PASTA = "pasta"     # launcher/net/pasta.py's NAME (not imported: a CNI pod 
 
 
 def create(pod):
-    """Starts pause and waits until it is ready, pins its namespaces, and
-    attaches the network (CNI ADD on the pinned netns). Returns the sandbox
+    """Starts pause and waits until it is ready and, for a pod with a
+    network, pins its netns and attaches the network there (CNI ADD, or
+    pasta). Returns the sandbox
     id. On failure whatever was made is undone and LauncherError raised."""
     from launcher.supervisor.pod import Proc
     pod.sandboxes += 1
@@ -32,7 +33,7 @@ def create(pod):
     attachment = network = None
     try:
         pod.pause_pidfd = os.pidfd_open(pid)
-        pins = namespaces.pin(pid, pod.mounts(), pod.dir.id)
+        pins = namespaces.pin(pid, pod.mounts(), pod.dir.id) if pod.spec.network else {}
         if pod.spec.network == NET_PASTA:
             from launcher.net import pasta
             network = pasta.start(pins["net"], pasta.check(pod.spec.ports), pod.dir.path)

@@ -122,8 +122,8 @@ def test_planted_symlinks_in_a_pod_directory_are_never_followed(lx, tmp_path):
 @pytest.mark.parametrize("how", ["relative", "symlinked"])
 def test_a_relative_or_symlinked_state_dir_tears_down(tmp_path, how):
     """LAUNCHER_STATE_DIR=st (relative) or a path through a symlink (as
-    /var/run -> /run): pods pin their namespaces, rm unpins every one, and
-    ps, run and gc keep working."""
+    /var/run -> /run): a pod with a network pins its netns (one without pins
+    nothing), rm unpins it, and ps, run and gc keep working."""
     real = tmp_path / "real"
     if how == "relative":
         lx = Launcher("st")
@@ -138,15 +138,20 @@ def test_a_relative_or_symlinked_state_dir_tears_down(tmp_path, how):
     kw = {"cwd": cwd} if cwd else {}
     before_proc = proc_mounts()
     try:
-        r = lx.run("run", "-d", "--name", "pinned", "--", "sleep", "60", **kw)
+        r = lx.run("run", "-d", "--name", "unpinned", "--", "sleep", "60", **kw)
         assert r.returncode == 0, r.stderr
-        assert len(nsfs_mounts(path)) == 3, nsfs_mounts(tmp_path)
-        for args in (["rm", "-f", "pinned"], ["ps"], ["run", "--", "true"], ["gc"]):
+        assert nsfs_mounts(tmp_path) == []    # no network: nothing to pin
+        r = lx.run("run", "-d", "--name", "pinned", "--network", "bridge", "--", "sleep", "60",
+                   **kw)
+        assert r.returncode == 0, r.stderr
+        assert [os.path.basename(m).split(".")[1] for m in nsfs_mounts(path)] == ["net"], \
+            nsfs_mounts(tmp_path)
+        for args in (["rm", "-f", "pinned", "unpinned"], ["ps"], ["run", "--", "true"], ["gc"]):
             r = lx.run(*args, **kw)
             assert r.returncode == 0, (args, r.stderr)
         assert nsfs_mounts(tmp_path) == [] and proc_mounts() == before_proc
     finally:   # whatever failed, leave no pod, process or mount behind
-        lx.run("rm", "-f", "pinned", **kw)
+        lx.run("rm", "-f", "pinned", "unpinned", **kw)
         for pid in lx.procs():
             os.kill(pid, 9)
         for m in nsfs_mounts(tmp_path):

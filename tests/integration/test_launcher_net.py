@@ -365,7 +365,7 @@ class Net:
             assert set(ends) == {"0"}, (sid, ends)
 
     def pin_paths(self, pod_id):
-        return {k: os.path.join(self.lx.statedir, ".mounts", f"{pod_id}.{k}") for k in ("net", "ipc", "uts")}
+        return {k: os.path.join(self.lx.statedir, ".mounts", f"{pod_id}.{k}") for k in ("net",)}
 
     def leftovers(self):
         """What the logged sandboxes (and the state dir) still hold."""
@@ -549,8 +549,9 @@ def test_two_pods_reach_each_other_by_ip(net):
 
 
 def test_pinned_namespaces_while_running_and_gone_after(net):
-    """While the pod runs, <state>/.mounts/<pod>.{net,ipc,uts} are nsfs bind mounts
-    of pause's namespaces (same inodes, right namespace types), and the
+    """While the pod runs, <state>/.mounts/<pod>.net is an nsfs bind mount of
+    pause's netns (same inode, a network namespace; IPC and UTS are not
+    pinned: nothing enters them by path), and the
     pinned netns is the pod's (eth0 with the pod IP in it); after rm, the
     files are gone and nothing is mounted under the state dir."""
     lx = net.lx
@@ -573,6 +574,31 @@ def test_pinned_namespaces_while_running_and_gone_after(net):
 
 
 # ------------------------------------------------------------ one ADD, one DEL
+
+
+def test_a_pod_without_a_network_pins_nothing_and_old_ipc_uts_pins_are_released(net):
+    """A --network none pod adds no mount to the host's table (every
+    container start copies that table). A pod whose IPC and UTS were
+    pinned too, as launchers before 2026-12 did (made here by hand beside
+    the net pin), is unpinned completely by rm."""
+    lx = net.lx
+    bare = lx.ok("run", "-d", "--grace", "0", "--", "sleep", "30").strip()
+    st = running(lx, bare)
+    assert st["sandbox"]["pins"] == {} and nsfs_mounts_under(lx.statedir) == []
+    lx.ok("rm", "-f", bare)
+    pod = lx.ok("run", "-d", "--network", "bridge", "--grace", "0", "--", "sleep", "30").strip()
+    st = running(lx, pod)
+    pause = st["pause"]["pid"]
+    old = [os.path.join(lx.statedir, ".mounts", f"{pod}.{k}") for k in ("ipc", "uts")]
+    for kind, path in zip(("ipc", "uts"), old):
+        open(path, "x").close()
+        sh("mount", "--bind", f"/proc/{pause}/ns/{kind}", path)
+    assert sorted(nsfs_mounts_under(lx.statedir)) == sorted(old + [net.pin_paths(pod)["net"]])
+    lx.ok("rm", "-f", pod)
+    assert nsfs_mounts_under(lx.statedir) == []
+    assert not any(os.path.exists(p) for p in old)
+    net.assert_once(st["sandbox"]["id"])
+
 
 def test_normal_end_one_add_one_del(net):
     """A run-to-completion pod (--restart OnFailure, exit 0) in the
