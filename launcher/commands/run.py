@@ -249,6 +249,13 @@ def launch(spec, detach):
     from launcher.commands.common import open_store
     from launcher.teardown import housekeeping
     store = open_store()
+    if detach and not spec.network:
+        # its supervisor does the housekeeping once the pod runs: at
+        # thousands of pods it reads every record, and a pod without a
+        # network cannot need what a dead pod holds (an IP, a host port)
+        from launcher.supervisor.detach import run_detached
+        print(run_detached(spec, store, housekeep=True), flush=True)
+        return 0
     housekeeping(store)
     if detach:
         from launcher.supervisor.detach import run_detached

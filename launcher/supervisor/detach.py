@@ -20,18 +20,20 @@ from launcher.runtime.spawn import read_to_eof
 from launcher.spec import FAULT_SIGNALS
 
 
-def run_detached(spec, store):
-    """Forks the supervisor; returns the pod id once the pod runs."""
-    return await_detached(start_detached(spec, store))
+def run_detached(spec, store, housekeep=False):
+    """Forks the supervisor; returns the pod id once the pod runs.
+    housekeep: the supervisor then does `run`'s housekeeping
+    (teardown.housekeeping), off the caller's time."""
+    return await_detached(start_detached(spec, store, housekeep))
 
 
-def start_detached(spec, store):
+def start_detached(spec, store, housekeep=False):
     """Forks the supervisor of a pod; returns what await_detached takes."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _supervise(spec, store, w)   # never returns
+        _supervise(spec, store, w, housekeep)   # never returns
     os.close(w)
     return pid, r
 
@@ -57,7 +59,7 @@ def _close_inherited(keep):
     os.closerange(low, 2 ** 31 - 1)
 
 
-def _supervise(spec, store, report_fd):
+def _supervise(spec, store, report_fd, housekeep):
     from launcher.supervisor.driver import Supervisor
     from launcher.supervisor.pod import Pod
     code = 0
@@ -83,6 +85,8 @@ def _supervise(spec, store, report_fd):
         except OSError:
             pass
         os.close(report_fd)
+        if housekeep:
+            _housekeeping(store)
         finish(sup)
     except BaseException as e:
         code = 1
@@ -92,6 +96,17 @@ def _supervise(spec, store, report_fd):
             pass
     finally:
         os._exit(code)
+
+
+def _housekeeping(store):
+    """`run`'s housekeeping, after the pod's verdict went out. What it
+    cannot release stays for `launcher gc`, which reports it; it never
+    takes this pod down."""
+    from launcher.teardown import housekeeping
+    try:
+        housekeeping(store)
+    except Exception:   # noqa: BLE001 (the next gc or run retries)
+        pass
 
 
 def finish(sup):

@@ -783,6 +783,33 @@ def test_run_housekeeping_releases_a_dead_pods_network(net):
     net.assert_once(st["sandbox"]["id"])
 
 
+def test_detached_run_without_a_network_does_the_housekeeping_from_its_supervisor(net):
+    """`run -d` of a pod without a network leaves the housekeeping to the
+    new pod's supervisor, after its verdict (at thousands of pods it reads
+    every record): the dead pod's network is released all the same, the
+    new pod runs, and its supervisor.log stays empty."""
+    lx = net.lx
+    pod = lx.ok("run", "-d", "--network", "bridge", "--name", "hk", "--", "sleep", "60").strip()
+    st = running(lx, pod)
+    os.kill(st["supervisor"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: not lx.procs(), 10)
+    stamp = os.path.join(lx.statedir, ".gc-stamp")
+    old = time.time() - 60
+    os.utime(stamp, (old, old))
+    new = lx.ok("run", "-d", "--name", "later", "--grace", "0", "--", "sleep", "60").strip()
+    assert wait_for(lambda: net.counts(st["sandbox"]["id"]) == (1, 1), 15)
+    assert wait_for(lambda: cni_records(lx.statedir) == [], 5)
+    assert st["network"]["ip"] not in allocations() and nsfs_mounts_under(lx.statedir) == []
+    assert os.stat(stamp).st_mtime > old + 30
+    states = {p["name"]: p["state"] for p in lx.ps()}
+    assert states == {"hk": "dead", "later": "running"}, states
+    log = os.path.join(lx.inspect(new)["dir"], "supervisor.log")
+    assert not os.path.exists(log) or open(log).read() == ""
+    lx.ok("rm", "-f", "later")
+    assert lx.ok("gc") == "hk\n"
+    net.assert_once(st["sandbox"]["id"])
+
+
 # ------------------------------------------------------------ inspect --check
 
 def test_inspect_check_passes_on_a_live_pod_then_reports_a_broken_one(net):
