@@ -206,8 +206,15 @@ def test_pause_killed_mid_run_recreates_the_sandbox(lx, share):
     args = ["run", "-d", "--name", "phoenix", "--restart", "Always", "--backoff", "0.05",
             "--grace", "0.5"] + (["--share-pid"] if share else []) + ["--", "sleep", "60"]
     pod = lx.ok(*args).strip()
+    held = []
     try:
         before = lx.inspect(pod)
+        # the old namespaces stay alive while we hold them, so a new one
+        # cannot be handed the same inode number (the kernel reuses freed ones)
+        held = [os.open(f"/proc/{before['pause']['pid']}/ns/{k}", os.O_RDONLY)
+                for k in ("net", "ipc", "uts")]
+        assert [os.fstat(fd).st_ino for fd in held] == \
+            [before["namespaces"][k] for k in ("net", "ipc", "uts")]
         os.kill(before["pause"]["pid"], signal.SIGKILL)
         assert wait_for(lambda: lx.inspect(pod)["sandbox"] and
                         lx.inspect(pod)["sandbox"]["id"].endswith("-2") and
@@ -215,13 +222,16 @@ def test_pause_killed_mid_run_recreates_the_sandbox(lx, share):
         after = lx.inspect(pod)
         assert (after["id"], after["name"], after["created"]) == (before["id"], before["name"], before["created"])
         assert after["pause"]["pid"] != before["pause"]["pid"]
-        assert after["namespaces"]["net"] != before["namespaces"]["net"]
+        for k in ("net", "ipc", "uts"):
+            assert after["namespaces"][k] != before["namespaces"][k], k
         assert after["containers"][0]["namespaces"]["net"] == after["namespaces"]["net"]
         assert after["containers"][0]["restarts"] == 1
         assert after["lifecycle"]["sandboxes_created"] == 2
         assert [e["type"] for e in events(after) if e["type"].startswith("Sandbox")] == \
             ["SandboxCreated", "SandboxChanged", "SandboxRemoved", "SandboxCreated"]
     finally:
+        for fd in held:
+            os.close(fd)
         lx.run("rm", "-f", pod)
 
 
