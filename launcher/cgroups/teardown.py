@@ -48,7 +48,9 @@ def _sleep(seconds):
 
 def kill_all(host, pod_id, parent=names.DEFAULT_PARENT, timeout=5.0, how=None):
     """SIGKILLs every process in the pod's cgroups and waits until none is
-    left. how=None uses the best the kernel offers; how='freeze' skips
+    left: every one has passed the kernel's cgroup_exit, after dropping its
+    memory, files and namespaces; it turns into a zombie a moment later.
+    how=None uses the best the kernel offers; how='freeze' skips
     cgroup.kill (as on a kernel before 5.14)."""
     _kill(host, names.pod(parent, pod_id), timeout, how)
 

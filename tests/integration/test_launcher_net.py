@@ -762,11 +762,11 @@ def test_detached_supervisor_sigkilled_then_gc(net):
     _dead_then_gc(net, pod, st)
 
 
-def test_run_housekeeping_releases_a_dead_pods_network(net):
-    """`launcher run` releases what dead pods hold (at most every 10 s: the
-    stamp is aged here) but keeps their records, so ps still shows the pod
-    dead; the later gc removes it and runs no second DEL."""
-    lx = net.lx
+def _dead_bridge_pod_and_an_aged_stamp(lx):
+    """A bridge pod 'hk' whose supervisor was SIGKILLed (so it is dead but
+    still holds its network), and a housekeeping stamp 60 s old, so the next
+    run is due to release it. Returns (pod id, its record, the stamp's
+    path, the stamp's time)."""
     pod = lx.ok("run", "-d", "--network", "bridge", "--name", "hk", "--", "sleep", "60").strip()
     st = running(lx, pod)
     os.kill(st["supervisor"]["pid"], signal.SIGKILL)
@@ -774,6 +774,15 @@ def test_run_housekeeping_releases_a_dead_pods_network(net):
     stamp = os.path.join(lx.statedir, ".gc-stamp")
     old = time.time() - 60
     os.utime(stamp, (old, old))
+    return pod, st, stamp, old
+
+
+def test_run_housekeeping_releases_a_dead_pods_network(net):
+    """`launcher run` releases what dead pods hold (at most every 10 s: the
+    stamp is aged here) but keeps their records, so ps still shows the pod
+    dead; the later gc removes it and runs no second DEL."""
+    lx = net.lx
+    pod, st, stamp, old = _dead_bridge_pod_and_an_aged_stamp(lx)
     lx.ok("run", "--", "true")
     assert [(p["id"], p["state"]) for p in lx.ps()] == [(pod, "dead")]
     assert net.counts(st["sandbox"]["id"]) == (1, 1)
@@ -789,13 +798,7 @@ def test_detached_run_without_a_network_does_the_housekeeping_from_its_superviso
     every record): the dead pod's network is released all the same, the
     new pod runs, and its supervisor.log stays empty."""
     lx = net.lx
-    pod = lx.ok("run", "-d", "--network", "bridge", "--name", "hk", "--", "sleep", "60").strip()
-    st = running(lx, pod)
-    os.kill(st["supervisor"]["pid"], signal.SIGKILL)
-    assert wait_for(lambda: not lx.procs(), 10)
-    stamp = os.path.join(lx.statedir, ".gc-stamp")
-    old = time.time() - 60
-    os.utime(stamp, (old, old))
+    pod, st, stamp, old = _dead_bridge_pod_and_an_aged_stamp(lx)
     new = lx.ok("run", "-d", "--name", "later", "--grace", "0", "--", "sleep", "60").strip()
     assert wait_for(lambda: net.counts(st["sandbox"]["id"]) == (1, 1), 15)
     assert wait_for(lambda: cni_records(lx.statedir) == [], 5)
