@@ -38,7 +38,7 @@ except ImportError:   # not CPython
     import signal
 
 from launcher.errors import EXIT_CANNOT_RUN, EXIT_LAUNCHER, EXIT_NOT_FOUND
-from launcher.runtime import mounts, rootfs, security, syscalls, users
+from launcher.runtime import mounts, security, syscalls
 
 # Signals Python changes at start-up (or we set): back to default in the child.
 _PY_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGQUIT")
@@ -92,6 +92,7 @@ def host(plan, ctx):
 
 def mounts_(plan, ctx):
     if plan.rootfs is not None:
+        from launcher.runtime import rootfs   # loaded by run(), before any mount changed
         rootfs.setup(plan.rootfs)
         return
     if not plan.mounts:
@@ -113,6 +114,7 @@ def workdir(plan, ctx):
 
 def user(plan, ctx):
     if plan.user is not None:
+        from launcher.runtime import users    # loaded by run(): / may be the image's now
         users.apply(plan.user, plan.env)
 
 
@@ -167,7 +169,13 @@ STEPS = (("session", session), ("parent-death", parent_death), ("cgroups", cgrou
 
 
 def run(plan, ctx):
-    """Runs every step in order; returns only if one failed: (code, message)."""
+    """Runs every step in order; returns only if one failed: (code, message).
+    The modules of the image steps are imported only for a plan that has
+    an image root or a user (most pods have neither: 8 modules less to load
+    at each launcher start), and here, before the mounts step: after it /
+    may be the image's, and nothing may be imported from there."""
+    if plan.rootfs is not None or plan.user is not None:
+        from launcher.runtime import rootfs, users  # noqa: F401
     for name, step in STEPS:
         try:
             step(plan, ctx)

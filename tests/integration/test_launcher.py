@@ -482,6 +482,10 @@ def test_run_path_imports_stay_light(lx):
     heavy = {"cffi", "pycparser", "json", "re", "enum", "argparse", "yaml", "selectors",
              "socket", "shutil", "shlex"}
     assert not (mods - base) & heavy, (mods - base) & heavy
+    # a pod without an image loads none of the image steps' modules
+    image_steps = {m for m in mods if m.startswith(("launcher.runtime.rootfs", "launcher.images"))}
+    assert "launcher.runtime.spawn" in mods and not image_steps, image_steps
+    assert "launcher.runtime.users" not in mods
 
 
 def test_idle_detached_pod_memory_is_small(lx):
