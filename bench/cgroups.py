@@ -1,9 +1,10 @@
 """What cgroups add to a pod cycle: detecting the hierarchies, creating a
 pod's cgroups (pod + sandbox + one container, with limits, in every
-hierarchy the launcher uses), placing one process (cgroup.procs fds opened
-before fork, enter() in the child before exec), kill_all and remove; side by
-side with the same fork + exec of `true` without cgroups, interleaved in one
-run so drift hits both alike. The target: at most 2 ms added per pod cycle
+hierarchy the launcher uses), placing one process (the launcher's fork: the
+unified cgroup's fd opened before fork and the child born in it with clone3,
+v1 cgroup.procs fds entered by the child before exec), kill_all and remove;
+side by side with the same fork + exec of `true` without cgroups,
+interleaved in one run so drift hits both alike. The target: at most 2 ms added per pod cycle
 (the difference of the medians). CPU time is the bench process's own
 (time.process_time) plus the child's (wait4's rusage), beside wall time,
 because this machine is shared and wall time moves with its load. The
@@ -24,8 +25,10 @@ RUN_PATH_MODULES = ("mounts", "layout", "placement", "teardown", "oom", "resourc
 
 
 def _spawn(placement=None):
-    """fork, [enter], exec true, wait4; returns the child's CPU seconds."""
-    pid = os.fork()
+    """fork (the launcher's, into the placement's unified cgroup), [enter],
+    exec true, wait4; returns the child's CPU seconds."""
+    from launcher.runtime.spawn import fork
+    pid = fork(placement)
     if pid == 0:
         try:
             if placement is not None:

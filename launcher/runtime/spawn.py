@@ -4,12 +4,16 @@ Every pod process is a direct child of its supervisor (or of `launcher
 exec`), so it is reaped without races and never confused with a process
 that reused its pid. To place the child in a PID namespace the parent sets
 its own "PID namespace for children" just around fork(): unshare(NEWPID)
-for a new one, setns(pidfd, NEWPID) to join one, then restores its own. The
-child then runs the ordered steps of launcher/runtime/steps.py. A CLOEXEC
+for a new one, setns(pidfd, NEWPID) to join one, then restores its own.
+With a cgroup v2 directory to be born in, fork() is clone3 with
+CLONE_INTO_CGROUP (launcher/cgroups/placement.py says why). The child then
+runs the ordered steps of launcher/runtime/steps.py. A CLOEXEC
 pipe carries a failed step's exit code and message back; EOF means the exec
 succeeded.
 """
+import errno
 import os
+import sys
 
 from launcher.runtime import steps, syscalls
 
@@ -65,6 +69,27 @@ class _Context:
         self.max_fd = 2 ** 31 - 1
 
 
+def fork(placement):
+    """os.fork(), or, when the child has a unified cgroup to be born in
+    and this process has no other thread (the raw clone3 skips glibc's fork
+    handlers), clone3(CLONE_INTO_CGROUP). A kernel without it (ENOSYS
+    before 5.3, E2BIG before 5.7) gets os.fork() and the cgroups step's
+    write; so does any other refusal, for the step to report it."""
+    fd = placement.clone_fd if placement is not None else None
+    threading = sys.modules.get("threading")
+    if fd is None or (threading is not None and threading.active_count() > 1):
+        return os.fork()
+    try:
+        pid = syscalls.fork_into_cgroup(fd)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.ENOMEM):
+            raise
+        return os.fork()
+    if pid == 0:
+        placement.born_inside()
+    return pid
+
+
 def read_to_eof(fd):
     """Everything written to a pipe until its last writer closes it, as text;
     closes fd."""
@@ -107,7 +132,7 @@ class Spawner:
             elif plan.pidns is not None:
                 syscalls.setns(plan.pidns, syscalls.CLONE_NEWPID)
             try:
-                pid = os.fork()
+                pid = fork(plan.cgroup)
                 if pid == 0:
                     self._child(plan, st_w)   # never returns
             finally:

@@ -187,3 +187,15 @@ def set_keepcaps(on):
 def cap_effective_from_permitted():
     """Raises every permitted capability into the effective set."""
     _check(lib.sys_cap_effective_from_permitted(), "capset")
+
+
+def fork_into_cgroup(cgroup_fd):
+    """os.fork(), the child born in the cgroup v2 directory cgroup_fd
+    (clone3 CLONE_INTO_CGROUP). Returns the pid (0 in the child); OSError
+    if the kernel refuses (ENOSYS, E2BIG: too old for it). Only for a
+    process with one thread: the caller checks."""
+    pid = lib.sys_fork_into_cgroup(cgroup_fd)
+    if pid == -1:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err))
+    return pid
