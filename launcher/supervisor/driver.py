@@ -49,14 +49,14 @@ class Supervisor:
         is removed and the reason raised (LauncherError)."""
         self.pod.open()
         try:
-            self.step()
+            self.step(save=False)
             if self.first_error:
                 raise self.first_error
         except BaseException:
             self.pod.remove()
             raise
         self.pod.record["state"] = "running"
-        self.save()
+        self.save()   # one durable write for the whole start
         return self
 
     def run(self):
@@ -69,9 +69,9 @@ class Supervisor:
             raise self.fatal
         return self.exit_code()
 
-    def step(self):
+    def step(self, save=True):
         """Looks at what happened, then performs every action due now, until
-        the lifecycle has nothing more to ask; saves the record."""
+        the lifecycle has nothing more to ask; saves the record (save)."""
         while True:
             now = time.time()
             self.observe(now)
@@ -80,7 +80,8 @@ class Supervisor:
                 break
             for a in actions:
                 self.perform(a)
-        self.save()
+        if save:
+            self.save()
 
     def observe(self, now):
         """Reports every reaped process and a stop request to the lifecycle."""
