@@ -61,7 +61,7 @@ setup(
     cmdclass={"build_py": BuildPy, "build_scripts": BuildScripts},
     entry_points={
         "console_scripts": [
-            "launcher = launcher.cli:main",
+            "launcher = launcher.cli:command",
         ],
         "pytest11": ["pause_namespace = pause.testing.plugin"],
     },

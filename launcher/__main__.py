@@ -1,6 +1,6 @@
 """`python -m launcher` is the `launcher` command."""
 import sys
 
-from launcher.cli import main
+from launcher.cli import command
 
-sys.exit(main())
+sys.exit(command())

@@ -215,3 +215,47 @@ def test_not_root_is_one_line_125(args, tmp_path):
         shutil.rmtree(copy)
     assert r.returncode == 125, r.stderr
     assert re.fullmatch(r"launcher: [^\n]*root[^\n]*\n", r.stderr), r.stderr
+
+
+def _command(prelude, args, tmp_path, **kw):
+    """The launcher's entry point, command(), in a fresh interpreter after
+    `prelude` (Python source)."""
+    code = (f"{prelude}\nimport sys\nsys.argv = ['launcher', *{args!r}]\n"
+            "from launcher.cli import command\nsys.exit(command())\n")
+    env = dict(os.environ, LAUNCHER_STATE_DIR=str(tmp_path / "state"),
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", code], text=True, env=env, timeout=60,
+                          cwd=REPO, **kw)
+
+
+def test_command_exit_runs_atexit_and_flushes(tmp_path):
+    """command() leaves by os._exit, after what a normal exit does: the
+    atexit functions run (after the command's output) and stdout is
+    flushed whole; the exit code is the command's."""
+    r = _command("import atexit; atexit.register(print, 'atexit ran')", ["--help"], tmp_path,
+                 capture_output=True)
+    assert r.returncode == 0 and r.stdout == cli.USAGE + "atexit ran\n" and r.stderr == ""
+    r = _command("", ["frobnicate"], tmp_path, capture_output=True)
+    assert r.returncode == 125 and r.stdout == "" and r.stderr.startswith("launcher: unknown")
+
+
+def test_command_exit_waits_for_a_running_thread(tmp_path):
+    """A thread still running when the command ends is waited for, as a
+    normal interpreter exit waits for it: its output arrives, exit 0."""
+    prelude = ("import threading, time\n"
+               "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()")
+    r = _command(prelude, ["--version"], tmp_path, capture_output=True)
+    assert r.returncode == 0 and r.stdout.startswith("launcher ") and \
+        r.stdout.endswith("thread done\n"), r.stdout
+
+
+def test_command_output_to_a_closed_pipe_is_exit_125_without_traceback(tmp_path):
+    """stdout is a pipe nobody reads any more: the final flush fails, the
+    exit code is 125 and nothing is printed (no `Exception ignored` lines)."""
+    r_fd, w_fd = os.pipe()
+    os.close(r_fd)
+    try:
+        r = _command("", ["--help"], tmp_path, stdout=w_fd, stderr=subprocess.PIPE)
+    finally:
+        os.close(w_fd)
+    assert r.returncode == 125 and r.stderr == "", r.stderr
