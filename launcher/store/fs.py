@@ -3,11 +3,14 @@ planted symlink and against a full disk.
 
 Everything is relative to a directory fd (openat and friends, through the
 `dir_fd` arguments of the os module), every open uses O_NOFOLLOW, a file that
-must be new is created with O_EXCL, and every write is complete and durable:
-write_all() loops over short writes, write_atomic() writes a temp file,
-fsyncs it, renames it into place and fsyncs the directory, so a crash or
-ENOSPC leaves the old file or the new one, never a truncated one. Errors are
-OSError; callers turn them into LauncherError with the path they know.
+must be new is created with O_EXCL, and every write is complete: write_all()
+loops over short writes, write_atomic() writes a temp file and renames it
+into place, so a crash of the writer or ENOSPC leaves the old file or the
+new one, never a truncated one. With sync=True (the default) the file and
+the directory are fsynced too, so a power loss does not either: the image
+store and the network records want that; the pod store's runtime state
+does not (launcher/store/pods.py says why). Errors are OSError; callers
+turn them into LauncherError with the path they know.
 """
 import os
 import stat
@@ -45,12 +48,14 @@ def fsync_dir(dir_fd):
     os.fsync(dir_fd)
 
 
-def write_new(dir_fd, name, data=b"", mode=0o600):
-    """Creates file `name` (which must not exist) holding data, durably."""
+def write_new(dir_fd, name, data=b"", mode=0o600, sync=True):
+    """Creates file `name` (which must not exist) holding data (fsynced
+    with sync)."""
     fd = os.open(name, O_NEW, mode, dir_fd=dir_fd)
     try:
         write_all(fd, _bytes(data))
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         _unlink_quietly(dir_fd, name)
@@ -58,16 +63,18 @@ def write_new(dir_fd, name, data=b"", mode=0o600):
     os.close(fd)
 
 
-def write_atomic(dir_fd, name, data, mode=0o600):
+def write_atomic(dir_fd, name, data, mode=0o600, sync=True):
     """Replaces file `name` in dir_fd with data: temp file (O_EXCL), full
-    write, fsync, rename over `name`, fsync of the directory. On any failure
-    (ENOSPC included) the temp file is removed and `name` is untouched."""
+    write, fsync (with sync), rename over `name`, fsync of the directory
+    (with sync). On any failure (ENOSPC included) the temp file is removed
+    and `name` is untouched."""
     tmp = f"{name}{TMP_MARK}{os.getpid()}"
     _unlink_quietly(dir_fd, tmp)   # left by an earlier holder of our pid
     fd = os.open(tmp, O_NEW, mode, dir_fd=dir_fd)
     try:
         write_all(fd, _bytes(data))
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -76,7 +83,8 @@ def write_atomic(dir_fd, name, data, mode=0o600):
             os.close(fd)
         _unlink_quietly(dir_fd, tmp)
         raise
-    fsync_dir(dir_fd)
+    if sync:
+        fsync_dir(dir_fd)
 
 
 def read(dir_fd, name, limit=16 << 20):

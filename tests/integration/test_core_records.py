@@ -127,3 +127,30 @@ def test_a_record_update_on_a_full_disk_keeps_the_old_record(tiny_state):
         os.unlink(filler)
     lx.ok("rm", "-f", pod)
     assert lx.ps() == [] and not lx.procs()
+
+
+def test_pod_state_is_atomic_and_not_fsynced(tmp_path, monkeypatch):
+    """Runtime state (launcher/store/pods.py says why): making a pod, saving
+    its record and writing a supervisor file call fsync not once, and each
+    leaves the complete new content under its name with no temp file
+    beside it; the shared writer still fsyncs the file and its directory
+    when asked to (the image and network stores do)."""
+    from launcher.store import fs, pods
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    store = pods.Store(str(tmp_path / "state"))
+    try:
+        pod = store.create("p", lambda pod_id, name: {"id": pod_id, "name": name, "n": 0})
+        for n in range(1, 4):
+            pod.save({**pod.record, "n": n})
+            assert store.open(pod.id).record["n"] == n
+        pod.write("supervisor.json", b"{}\n")
+        assert pod.read("supervisor.json") == b"{}\n"
+        assert synced == []
+        assert sorted(os.listdir(pod.fd)) == ["pod.json", "supervisor.json"]
+        fs.write_atomic(pod.fd, "durable", b"x")
+        assert len(synced) == 2 and pod.read("durable") == b"x"
+        pod.close()
+    finally:
+        store.close()
