@@ -60,8 +60,26 @@ def machine():
                 model = line.split(":", 1)[1].strip()
                 break
     return {"cores": os.cpu_count(), "kernel": platform.release(), "cpu": model,
-            "python": platform.python_version(),
+            "python": platform.python_version(), "cgroups": cgroup_mode(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def cgroup_mode():
+    """How the host mounts cgroups, as it decides what a cgroup move costs:
+    "v2", "hybrid" (v1 controllers beside a v2 hierarchy) or "v1", and
+    ", favordynmods" when a hierarchy is mounted with that option (moves
+    then skip the RCU grace period a default host waits for each time;
+    docs/cgroups.md)."""
+    kinds, favor = set(), False
+    with contextlib.suppress(OSError):
+        for line in open("/proc/self/mounts"):
+            _dev, _path, fstype, opts = line.split()[:4]
+            if fstype in ("cgroup", "cgroup2"):
+                kinds.add(fstype)
+                favor = favor or "favordynmods" in opts.split(",")
+    mode = {frozenset({"cgroup2"}): "v2", frozenset({"cgroup"}): "v1",
+            frozenset({"cgroup", "cgroup2"}): "hybrid"}.get(frozenset(kinds), "none")
+    return mode + (", favordynmods" if favor else "")
 
 
 def load():

@@ -257,7 +257,8 @@ def markdown(res):
     """The whole report as markdown."""
     m = res["machine"]
     lines = [f"Measured by `python bench/run.py{' --quick' if res['quick'] else ''}` on "
-             f"{m['date']}: {m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, "
+             f"{m['date']}: {m['cores']} cores ({m['cpu']}), Linux {m['kernel']}"
+             f"{' (cgroups: ' + m['cgroups'] + ')' if m.get('cgroups') else ''}, "
              f"Python {m['python']}, {res['reps']} repetitions. Peers run in the same run; "
              "compare ratios, not absolute times."]
     if "load_before" in m or "load_after" in m:
