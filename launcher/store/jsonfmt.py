@@ -4,6 +4,8 @@ Reading uses json itself: only commands that read records pay for it."""
 
 
 def _esc(s):
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return f'"{s}"'     # nothing to escape: most of a record's strings
     out = ['"']
     for ch in s:
         o = ord(ch)
