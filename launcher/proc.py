@@ -9,11 +9,23 @@ import os
 
 
 def stat(pid):
-    """(state letter, start time) of pid, or None if there is no such process."""
+    """(state letter, start time) of pid, or None if there is no such process.
+    Read with os.open/os.read, not open(): half the cost, and `ps` reads
+    three of these per pod (10 ms at 1,000 pods)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
+        return None
+    try:
+        data = chunk = os.read(fd, 4096)
+        while len(chunk) == 4096:   # one read unless the line outgrows it
+            chunk = os.read(fd, 4096)
+            data += chunk
+    except OSError:   # ESRCH: it went away between open and read
+        return None
+    finally:
+        os.close(fd)
+    if b")" not in data:
         return None
     # comm may contain spaces and parentheses: fields restart after the last ')'.
     fields = data[data.rindex(b")") + 2:].split()
