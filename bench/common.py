@@ -64,19 +64,22 @@ def machine():
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def cgroup_mode():
+def cgroup_mode(mounts=None):
     """How the host mounts cgroups, as it decides what a cgroup move costs:
-    "v2", "hybrid" (v1 controllers beside a v2 hierarchy) or "v1", and
-    ", favordynmods" when a hierarchy is mounted with that option (moves
+    "v2", "hybrid" (v1 controllers beside a v2 hierarchy), "v1" or "none",
+    and ", favordynmods" when a hierarchy is mounted with that option (moves
     then skip the RCU grace period a default host waits for each time;
-    docs/cgroups.md)."""
+    docs/cgroups.md). mounts: /proc/self/mounts's text (read if None)."""
+    if mounts is None:
+        mounts = ""
+        with contextlib.suppress(OSError), open("/proc/self/mounts") as f:
+            mounts = f.read()
     kinds, favor = set(), False
-    with contextlib.suppress(OSError):
-        for line in open("/proc/self/mounts"):
-            _dev, _path, fstype, opts = line.split()[:4]
-            if fstype in ("cgroup", "cgroup2"):
-                kinds.add(fstype)
-                favor = favor or "favordynmods" in opts.split(",")
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[2] in ("cgroup", "cgroup2"):
+            kinds.add(fields[2])
+            favor = favor or "favordynmods" in fields[3].split(",")
     mode = {frozenset({"cgroup2"}): "v2", frozenset({"cgroup"}): "v1",
             frozenset({"cgroup", "cgroup2"}): "hybrid"}.get(frozenset(kinds), "none")
     return mode + (", favordynmods" if favor else "")

@@ -215,3 +215,23 @@ def test_bench_modules_print_through_the_report(module):
     mod = __import__(module)
     res = fake_results()[module]
     assert mod.markdown(res).strip() == "\n".join(getattr(report, "_" + module)(res)).strip()
+
+
+_V1 = "cgroup /sys/fs/cgroup/pids cgroup rw,nosuid,relatime,pids 0 0\n"
+_V2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,relatime,nsdelegate 0 0\n"
+_FAVOR = "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime,favordynmods 0 0\n"
+
+
+@pytest.mark.parametrize("mounts, mode", [
+    (_V2, "v2"), (_V1, "v1"), (_V1 + _V2, "hybrid"), (_V1 + _FAVOR, "hybrid, favordynmods"),
+    ("proc /proc proc rw 0 0\n", "none"), ("", "none"),
+    ("tmpfs /x tmpfs rw,favordynmods 0 0\n" + _V2, "v2"),   # only cgroup mounts count
+])
+def test_the_header_names_the_hosts_cgroup_mode(mounts, mode):
+    """bench/common.py cgroup_mode(), which the report's first line shows:
+    the kinds of cgroup mounts and favordynmods on any of them; and on this
+    machine the same answer as its own /proc/self/mounts read by hand."""
+    assert common.cgroup_mode(mounts) == mode
+    with open("/proc/self/mounts") as f:
+        assert common.cgroup_mode() == common.cgroup_mode(f.read())
+    assert common.machine()["cgroups"] == common.cgroup_mode()
