@@ -56,7 +56,7 @@ class Supervisor:
             self.pod.remove()
             raise
         self.pod.record["state"] = "running"
-        self.save()   # one durable write for the whole start
+        self.save()   # one record write for the whole start
         return self
 
     def run(self):
