@@ -4,7 +4,8 @@ measured in one run on this machine. Writes bench/results/results.json,
 results.md and (with matplotlib) PNG plots; --update-readme puts the table
 between the README markers.
 
-usage: python bench/run.py [--quick] [--only reap,footprint,lifecycle,network,images,cgroups,rootfs,scale]
+usage: python bench/run.py [--quick]
+                           [--only reap,footprint,lifecycle,install,network,images,cgroups,rootfs,scale]
                            [--reps N] [--update-readme] [--out DIR]
 Must run as root (PID namespaces, cgroups, mounts, sysctl). Exit 2 on bad usage."""
 import argparse
@@ -18,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cgroups  # noqa: E402
 import footprint  # noqa: E402
 import images  # noqa: E402
+import install  # noqa: E402
 import lifecycle  # noqa: E402
 import network  # noqa: E402
 import reap  # noqa: E402
@@ -26,7 +28,8 @@ import rootfs  # noqa: E402
 import scale  # noqa: E402
 from common import REPO, RESULTS, Progress, Skip, compile_helper, inits, load, machine  # noqa: E402
 
-BENCHES = ("reap", "footprint", "lifecycle", "network", "images", "cgroups", "rootfs", "scale")
+BENCHES = ("reap", "footprint", "lifecycle", "install", "network", "images", "cgroups", "rootfs",
+           "scale")
 
 
 def parse(argv):
@@ -60,6 +63,7 @@ def main(argv=None):
     n_pods = 5 if q else 100
     scale_levels = [10, 50] if q else [10, 100, 1000, 5000]
     life_reps, image_rounds = reps * (3 if q else 5), reps * (3 if q else 2)
+    install_rounds = reps * 3
     rootfs_reps, big_layer = reps * 5, not q          # the nginx layer: ~1.5 min, full runs only
     table = inits()
     res = {"machine": machine(), "quick": q, "reps": reps}
@@ -73,6 +77,7 @@ def main(argv=None):
     steps = (("reap" in o.only) * len(sizes) * reps * (len(table) + 1)
              + ("footprint" in o.only) * len(table)
              + ("lifecycle" in o.only) * (5 + image_rounds + 1 + n_pods + 1)
+             + ("install" in o.only) * (install_rounds + 1)
              + ("network" in o.only) * reps * 3
              + ("images" in o.only) * images_steps
              + ("cgroups" in o.only) * reps
@@ -94,6 +99,8 @@ def main(argv=None):
             res["lifecycle"] = lifecycle.cycles(life_reps, progress, engine)
             res["image_cycle"] = lifecycle.image_cycles(image_rounds, progress, engine)
         res["pods"] = lifecycle.pods(n_pods, progress, "pods")
+    if "install" in o.only:
+        res["install"] = install.run(install_rounds, progress)
     if "network" in o.only:
         res["network"] = network.run(reps * 3, progress)
     if "images" in o.only:

@@ -66,8 +66,8 @@ def test_run_rejects_unknown_bench():
     r = subprocess.run([sys.executable, os.path.join(BENCH, "run.py"), "--only", "nope"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown bench" in r.stderr and "Traceback" not in r.stderr
-    for bench in ("reap", "footprint", "lifecycle", "network", "images", "cgroups", "rootfs",
-                  "scale"):
+    for bench in ("reap", "footprint", "lifecycle", "install", "network", "images", "cgroups",
+                  "rootfs", "scale"):
         assert bench in r.stderr.splitlines()[-1], r.stderr
 
 
@@ -196,6 +196,26 @@ def test_scale_section_renders_each_level_the_removal_and_the_leaks():
            "['/sys/fs/cgroup/pids/x/pody']." in md
     res["scale"] = {"skipped": "launcher not installed yet"}
     assert "**Scale**: skipped: launcher not installed yet" in report.markdown(res)
+
+
+def test_install_section_renders_both_venvs_with_their_ratios_and_the_leaks():
+    """One row per install: python's median (min-max), each launcher
+    command's with its ratio to that venv's python; what was left."""
+    s = common.summary
+    row = {"python -c pass": s([0.010, 0.012]), "launcher run --share-pid -- true": s([0.030]),
+           "launcher run -d": s([0.040]),
+           "x python": {"launcher run --share-pid -- true": 2.727, "launcher run -d": 3.636}}
+    res = {"machine": common.machine(), "quick": False, "reps": 1,
+           "install": {"rounds": 2, "rows": {"wheel in a fresh venv": row},
+                       "leaked_state": ["abc"], "leaked_mounts": []}}
+    md = report.markdown(res)
+    assert "median of 2 interleaved rounds" in md
+    assert ("| wheel in a fresh venv | 11.0 (10.0-12.0) | 30.0 (30.0-30.0) (2.73x) | "
+            "40.0 (40.0-40.0) (3.64x) |") in md
+    assert "Left behind: state ['abc']." in md
+    res["install"] = {"skipped": "building the wheel (pip wheel) failed: no setuptools"}
+    assert ("**Editable venv against a wheel**: skipped: building the wheel (pip wheel) failed: "
+            "no setuptools") in report.markdown(res)
 
 
 @pytest.mark.parametrize("section", ["image_cycle", "images", "cgroups", "rootfs"])

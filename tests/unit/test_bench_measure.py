@@ -109,6 +109,48 @@ def test_scale_measures_each_level_side_by_side_and_leaves_nothing():
         assert res[leak] == [], (leak, res[leak])
 
 
+def test_install_measures_the_editable_venv_and_a_wheel_side_by_side_and_leaves_nothing():
+    """One round: a wheel of the checkout is built and installed into a
+    fresh venv; each command is timed in both venvs with its ratio to that
+    venv's python; the wheel's launcher is the installed copy, not the
+    checkout; no pod, mount, process or temporary directory is left."""
+    import install
+    if not lifecycle.launcher():
+        pytest.skip("launcher not installed")
+    tmp = tempfile.gettempdir()
+    before = {e for e in os.listdir(tmp) if e.startswith("bench-install")}
+    res = install.run(1, Silent())
+    assert "skipped" not in res, res
+    assert set(res["rows"]) == {install.EDITABLE, install.WHEEL}
+    for row in res["rows"].values():
+        for command in install.COMMANDS:
+            assert row[command]["n"] == 1 and row[command]["median"] > 0
+        base = row["python -c pass"]["median"]
+        for command in install.COMMANDS[1:]:
+            assert row["x python"][command] == row[command]["median"] / base
+    assert res["leaked_state"] == [] and res["leaked_mounts"] == []
+    assert {e for e in os.listdir(tmp) if e.startswith("bench-install")} == before
+    assert common.children(os.getpid()) == []
+
+
+def test_the_wheel_venv_runs_the_installed_launcher(tmp_path):
+    """The fresh venv imports the launcher from its own site-packages (the
+    wheel), finds the dependencies through the project venv, and does not
+    load the editable install's finder."""
+    import install
+    if not lifecycle.launcher():
+        pytest.skip("launcher not installed")
+    wbin = install.wheel_venv(str(tmp_path))
+    r = subprocess.run([os.path.join(wbin, "python"), "-c",
+                        "import sys, launcher, yaml, cffi; print(launcher.__file__); "
+                        "print(any('editable' in m for m in sys.modules))"],
+                       capture_output=True, text=True, cwd="/", timeout=60)
+    assert r.returncode == 0, r.stderr
+    where, editable = r.stdout.split()
+    assert where.startswith(str(tmp_path)) and "site-packages" in where, where
+    assert editable == "False"
+
+
 def test_lifecycle_reports_the_launcher_as_ratios_to_each_peer():
     """The launcher's row holds its median over each measured peer's
     (unshare, bwrap, python -c pass); without a podman engine from the
