@@ -319,16 +319,21 @@ def _scale(r):
     if "skipped" in r:
         return [f"\n**Scale**: skipped: {r['skipped']}"]
     ms = lambda s: f"{s['median'] * 1000:.0f}"   # noqa: E731
+
+    def both(row, cmd):   # wall, and CPU where the command's CPU time could be counted
+        cpu = row.get(cmd + "_cpu")
+        return f"{ms(row[cmd])} ms" + (f" ({ms(cpu)})" if cpu else "")
     lines = ["\n**Scale** (idle pods `sleep infinity`, no network; each command's median of "
              f"{r['levels'][0]['run']['n'] if r['levels'] else 0} interleaved rounds at each "
-             "population, `python -c pass` in the same rounds; the population is brought up by "
+             "population, wall (CPU), `python -c pass` in the same rounds; `run -d` has no CPU "
+             "figure, its detached supervisor escapes the count; the population is brought up by "
              "`launcher play -d` of a multi-document manifest)\n",
              "| pods | `python -c pass` | `run -d` (x python) | `ps` | `inspect` | `rm -f` one | "
              "batch `play -d` |", "|---|---|---|---|---|---|---|"]
     for row in r["levels"]:
-        lines.append(f"| {row['pods']} | {ms(row['python'])} ms | {ms(row['run'])} ms "
-                     f"({row['run_x_python']:.2f}x) | {ms(row['ps'])} ms | {ms(row['inspect'])} ms | "
-                     f"{ms(row['rm'])} ms | {row['batch_added']} pods at "
+        lines.append(f"| {row['pods']} | {both(row, 'python')} | {ms(row['run'])} ms "
+                     f"({row['run_x_python']:.2f}x) | {both(row, 'ps')} | {both(row, 'inspect')} | "
+                     f"{both(row, 'rm')} | {row['batch_added']} pods at "
                      f"{row['batch_pods_per_s']:.0f} pods/s |")
     leaks = {k: r[k] for k in ("leaked_processes", "leaked_state", "leaked_mounts", "leaked_cgroups")
              if r.get(k)}

@@ -185,13 +185,16 @@ def test_scale_section_renders_each_level_the_removal_and_the_leaks():
     s = common.summary
     row = {"pods": 1000, "python": s([0.030]), "run": s([0.090]), "ps": s([0.170]),
            "inspect": s([0.040]), "rm": s([0.060]), "run_x_python": 3.0,
-           "batch_added": 900, "batch_pods_per_s": 42.4}
+           "batch_added": 900, "batch_pods_per_s": 42.4,
+           "python_cpu": s([0.029]), "ps_cpu": s([0.150]), "inspect_cpu": s([0.038])}
     res = {"machine": common.machine(), "quick": False, "reps": 1,
            "scale": {"levels": [row], "rm_all_pods": 1000, "rm_all_s": 2.5, "rm_pods_per_s": 400.0,
                      "leaked_processes": [], "leaked_state": [], "leaked_mounts": [],
                      "leaked_cgroups": ["/sys/fs/cgroup/pids/x/pody"]}}
     md = report.markdown(res)
-    assert "| 1000 | 30 ms | 90 ms (3.00x) | 170 ms | 40 ms | 60 ms | 900 pods at 42 pods/s |" in md
+    # wall (CPU); rm -f here has no CPU figure, run -d never has one
+    assert ("| 1000 | 30 ms (29) | 90 ms (3.00x) | 170 ms (150) | 40 ms (38) | 60 ms | "
+            "900 pods at 42 pods/s |") in md
     assert "`rm -f` of all 1000 pods: 2.5 s (400 pods/s). Left behind: cgroups " \
            "['/sys/fs/cgroup/pids/x/pody']." in md
     res["scale"] = {"skipped": "launcher not installed yet"}
