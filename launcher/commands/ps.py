@@ -45,7 +45,7 @@ def main(o):
         store.drop_stale()
     pods = []
     for pod in store.pods():
-        pods.append(status(pod))
+        pods.append(status(pod, detail=False))
         pod.close()
     if o["format"] == "json":
         print(json.dumps([summary(p) for p in pods]))
@@ -59,6 +59,7 @@ def main(o):
                      str((p.get("pause") or {}).get("pid") or "-"), ctrs or "-",
                      _age(p.get("created"))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    # one write, not one per pod, where stdout is unbuffered (PYTHONUNBUFFERED)
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
+                    for r in rows))
     return 0

@@ -43,9 +43,13 @@ def pod_state(pod):
     return EXITED if pod.exists(layout.DONE) else DEAD
 
 
-def status(pod):
+def status(pod, detail=True):
     """The record enriched with live facts: the pod's state and, per
-    container, its state, last exit code and finish time and restarts."""
+    container, its state, last exit code and finish time and restarts, and
+    whether pause runs and how it ended. detail=False is what `ps` shows,
+    with three reads less per running pod (a third of its /proc reads and
+    both exit files): not pause's liveness and exit, nor the previous exit
+    of a container that runs."""
     if pod.record is None:
         return {"id": pod.id, "name": None, "state": CORRUPT, "error": str(pod.error),
                 "containers": [], "phase": None, "created": pod.mtime("."),
@@ -66,7 +70,9 @@ def status(pod):
     out["containers"] = []
     for c in rec.get("containers", []):
         c = dict(c)
-        ex = read_exit(pod, layout.container_exit(c["name"]))   # the last run's end
+        running = bool(c.get("pid")) and proc.alive(c["pid"], c.get("start"))
+        ex = (read_exit(pod, layout.container_exit(c["name"]))   # the last run's end
+              if detail or not running else None)
         c["exit_code"] = ex[0] if ex else None
         if ex:
             c["exit"] = ex[1]
@@ -75,7 +81,7 @@ def status(pod):
         if lcs.get("reason"):
             c["reason"] = lcs["reason"]
         waiting = sup_alive and lcs.get("state") == "waiting"
-        if c.get("pid") and proc.alive(c["pid"], c.get("start")):
+        if running:
             c["state"], c["exit_code"] = "running", None
             c.pop("reason", None)
         elif waiting or (sup_alive and not ex):
@@ -85,7 +91,7 @@ def status(pod):
         else:
             c["state"] = "dead"
         out["containers"].append(c)
-    if "pause" in out:
+    if "pause" in out and detail:
         px = read_exit(pod, layout.SANDBOX_EXIT)
         pause = dict(out["pause"])
         pause["exit"] = px[1] if px else None
