@@ -84,6 +84,8 @@ def _lifecycle(res):
             lines.append(f"| {name} | skipped: {r['skipped']} | |")
             continue
         ratios = ", ".join(f"{v:.2f}x {k}" for k, v in r.items() if k.startswith("vs "))
+        if r.get("left cgroups"):
+            ratios += f"; cgroups left behind: {', '.join(r['left cgroups'])}"
         lines.append(f"| {name} | {spread(r)} | {ratios} |")
     return lines
 

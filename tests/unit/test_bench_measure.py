@@ -151,6 +151,41 @@ def test_the_wheel_venv_runs_the_installed_launcher(tmp_path):
     assert editable == "False"
 
 
+def test_remove_pod_cgroups_removes_what_podman_left_and_names_what_is_busy():
+    """podman 4.3 leaves libpod_parent/POD_ID in the unified and name=systemd
+    hierarchies after `pod rm` on this hybrid host: the bench removes them,
+    deepest first, in every hierarchy; a cgroup with a process in it stays
+    and is named; an id that is a path is refused; the parent is kept."""
+    mounts = lifecycle.cgroup_mounts()
+    if not mounts:
+        pytest.skip("no cgroup hierarchy mounted")
+    # the process goes to v1's pids hierarchy where there is one, else to the first (v2)
+    pids_mount = next((m for m in mounts if os.path.basename(m) == "pids"), mounts[0])
+    pod_id = f"benchtest{os.getpid():x}"
+    made_parent = [m for m in mounts if not os.path.isdir(os.path.join(m, "libpod_parent"))]
+    for m in mounts:
+        os.makedirs(os.path.join(m, "libpod_parent", pod_id, "sub"))
+    busy = os.path.join(pids_mount, "libpod_parent", pod_id, "sub")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        with open(os.path.join(busy, "cgroup.procs"), "w") as f:
+            f.write(str(sleeper.pid))
+        assert lifecycle.remove_pod_cgroups("../" + pod_id) == []
+        left = lifecycle.remove_pod_cgroups(pod_id)
+        assert left == [busy, os.path.dirname(busy)]
+        for m in mounts:
+            if m != pids_mount:
+                assert not os.path.exists(os.path.join(m, "libpod_parent", pod_id))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert lifecycle.remove_pod_cgroups(pod_id) == []
+    for m in mounts:
+        assert os.path.isdir(os.path.join(m, "libpod_parent"))
+        if m in made_parent:
+            os.rmdir(os.path.join(m, "libpod_parent"))
+
+
 def test_lifecycle_reports_the_launcher_as_ratios_to_each_peer():
     """The launcher's row holds its median over each measured peer's
     (unshare, bwrap, python -c pass); without a podman engine from the
