@@ -140,13 +140,12 @@ def run(rounds, progress):
 
 
 def markdown(res):
-    """This bench's section of the report."""
+    """The result as markdown, as the whole report renders it (report.py)."""
     import report
-    return "\n".join(report._install(res)) + "\n"
+    return "\n".join(report._install(res)).lstrip("\n") + "\n"
 
 
 if __name__ == "__main__":
-    class _Quiet:
-        def step(self, what=""):
-            pass
-    print(markdown(run(int(sys.argv[1]) if len(sys.argv) > 1 else 5, _Quiet())))
+    from common import Progress
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    print(markdown(run(rounds, Progress(rounds + 1, "install"))))

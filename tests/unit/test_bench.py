@@ -129,6 +129,12 @@ def fake_results():
                      "skopeo copy oci:": ws(120)},
             "ensure": {"second ensure (present)": ws(0.62), "no unpack work on the second": True},
             "targets": {"pull within 1.5x of skopeo copy": False}},
+        "install": {"rounds": 2, "leaked_state": [], "leaked_mounts": [], "rows": {
+            "editable venv": {"python -c pass": common.summary([0.024]),
+                              "launcher run --share-pid -- true": common.summary([0.044]),
+                              "launcher run -d": common.summary([0.046]),
+                              "x python": {"launcher run --share-pid -- true": 1.83,
+                                           "launcher run -d": 1.92}}}},
         "cgroups": {"hierarchies": ["cpu", "pids"], "cycles": 20, "baseline": ws(4.96),
                     "cgroups": ws(9.19), "added_ms": {"wall": 4.23, "cpu": 3.76},
                     "target_ms": 2.0, "within_target": False, "leaked": [],
@@ -232,7 +238,7 @@ def test_a_skipped_new_bench_is_one_line_with_its_reason(section):
     assert len(lines) == 1 and lines[0].startswith("**") and ": skipped: " in lines[0], lines
 
 
-@pytest.mark.parametrize("module", ["images", "cgroups", "rootfs"])
+@pytest.mark.parametrize("module", ["images", "cgroups", "rootfs", "install"])
 def test_bench_modules_print_through_the_report(module):
     """`python bench/MODULE.py` prints the same section the whole report has."""
     mod = __import__(module)
