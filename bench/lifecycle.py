@@ -9,9 +9,11 @@ state, mount, zombie, cgroup)."""
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -257,22 +259,14 @@ def remove_pod_cgroups(pod_id):
     """Removes the cgroups a podman pod leaves after `pod rm` on a hybrid
     host with the cgroupfs manager: `libpod_parent/POD_ID` in the unified
     and the name=systemd hierarchies (podman 4.3 removes only the v1
-    controllers' ones; measured here, one pair per pod). Only empty cgroups
-    can be removed (rmdir); returns those left."""
-    if not pod_id or "/" in pod_id or pod_id.startswith("."):
+    controllers' ones; measured here, one pair per pod), with the engine
+    tests' helpers (scripts/podman_env.py). Only empty cgroups go; returns
+    those left. Anything but a podman id (64 hex digits) is refused."""
+    if not re.fullmatch(r"[0-9a-f]{64}", pod_id or ""):
         return []
-    left = []
-    for m in cgroup_mounts():
-        top = os.path.join(m, "libpod_parent", pod_id)
-        for path in sorted((os.path.join(t, d) for t, dirs, _ in os.walk(top) for d in dirs),
-                           key=len, reverse=True) + [top]:
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                left.append(path)
-    return left
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import podman_env
+    return podman_env.remove_cgroups(podman_env.pod_cgroups(pod_id))
 
 
 def cgroups_below(parent):

@@ -154,25 +154,26 @@ def test_the_wheel_venv_runs_the_installed_launcher(tmp_path):
 def test_remove_pod_cgroups_removes_what_podman_left_and_names_what_is_busy():
     """podman 4.3 leaves libpod_parent/POD_ID in the unified and name=systemd
     hierarchies after `pod rm` on this hybrid host: the bench removes them,
-    deepest first, in every hierarchy; a cgroup with a process in it stays
-    and is named; an id that is a path is refused; the parent is kept."""
+    with what is below them, in every hierarchy; a cgroup with a process in
+    it stays and is named; an id that is not a podman id is refused; the
+    parent is kept."""
     mounts = lifecycle.cgroup_mounts()
     if not mounts:
         pytest.skip("no cgroup hierarchy mounted")
     # the process goes to v1's pids hierarchy where there is one, else to the first (v2)
     pids_mount = next((m for m in mounts if os.path.basename(m) == "pids"), mounts[0])
-    pod_id = f"benchtest{os.getpid():x}"
+    pod_id = f"{os.getpid():x}".rjust(64, "b")
     made_parent = [m for m in mounts if not os.path.isdir(os.path.join(m, "libpod_parent"))]
     for m in mounts:
         os.makedirs(os.path.join(m, "libpod_parent", pod_id, "sub"))
-    busy = os.path.join(pids_mount, "libpod_parent", pod_id, "sub")
+    busy = os.path.join(pids_mount, "libpod_parent", pod_id)
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        with open(os.path.join(busy, "cgroup.procs"), "w") as f:
+        with open(os.path.join(busy, "sub", "cgroup.procs"), "w") as f:
             f.write(str(sleeper.pid))
-        assert lifecycle.remove_pod_cgroups("../" + pod_id) == []
-        left = lifecycle.remove_pod_cgroups(pod_id)
-        assert left == [busy, os.path.dirname(busy)]
+        for bad in ("../" + pod_id[3:], pod_id[:12], "sub"):
+            assert lifecycle.remove_pod_cgroups(bad) == []
+        assert lifecycle.remove_pod_cgroups(pod_id) == [busy]
         for m in mounts:
             if m != pids_mount:
                 assert not os.path.exists(os.path.join(m, "libpod_parent", pod_id))
@@ -180,6 +181,7 @@ def test_remove_pod_cgroups_removes_what_podman_left_and_names_what_is_busy():
         sleeper.kill()
         sleeper.wait()
     assert lifecycle.remove_pod_cgroups(pod_id) == []
+    assert not os.path.exists(busy)
     for m in mounts:
         assert os.path.isdir(os.path.join(m, "libpod_parent"))
         if m in made_parent:
