@@ -150,6 +150,6 @@ def markdown(res):
 
 
 if __name__ == "__main__":
-    from common import Progress
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    from common import Progress, count_arg
+    reps = count_arg(sys.argv[1:], 5, "bench/cgroups.py")
     print(markdown(run(reps, Progress(reps, "cgroups"))))

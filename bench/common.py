@@ -17,6 +17,20 @@ RESULTS = os.path.join(REPO, "bench", "results")
 PIDS_ROOT = "/sys/fs/cgroup/pids"
 
 
+def count_arg(argv, default, prog):
+    """The first argument that is not an option, as a count >= 1 (default
+    when there is none), for the benches that also run on their own; one
+    line on stderr and exit 2 when it is not such a number."""
+    args = [a for a in argv if not a.startswith("--")]
+    if not args:
+        return default
+    if not args[0].isdigit() or int(args[0]) < 1:
+        print(f"{prog}: the count must be a whole number of at least 1, not {args[0]!r}",
+              file=sys.stderr)
+        sys.exit(2)
+    return int(args[0])
+
+
 class Skip(Exception):
     """A bench (or one row of it) cannot run here; the message says why."""
 

@@ -262,7 +262,7 @@ def markdown(res):
 
 
 if __name__ == "__main__":
-    from common import Progress
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    from common import Progress, count_arg
+    reps = count_arg(sys.argv[1:], 5, "bench/images.py")
     big = "--no-big" not in sys.argv
     print(markdown(run(reps, Progress(3 * (reps + 1) + 2, "images"), big=big)))

@@ -146,6 +146,6 @@ def markdown(res):
 
 
 if __name__ == "__main__":
-    from common import Progress
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    from common import Progress, count_arg
+    rounds = count_arg(sys.argv[1:], 5, "bench/install.py")
     print(markdown(run(rounds, Progress(rounds + 1, "install"))))

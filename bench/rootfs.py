@@ -192,8 +192,8 @@ def markdown(res):
 
 
 if __name__ == "__main__":
-    from common import Progress
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    from common import Progress, count_arg
+    n = count_arg(sys.argv[1:], 20, "bench/rootfs.py")
     result = run(n, Progress(2 * n + 1, "rootfs"))
     print(markdown(result))
     if "--json" in sys.argv:

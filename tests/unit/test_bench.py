@@ -264,3 +264,21 @@ def test_the_header_names_the_hosts_cgroup_mode(mounts, mode):
     with open("/proc/self/mounts") as f:
         assert common.cgroup_mode() == common.cgroup_mode(f.read())
     assert common.machine()["cgroups"] == common.cgroup_mode()
+
+
+@pytest.mark.parametrize("script", ["images", "rootfs", "cgroups", "install"])
+@pytest.mark.parametrize("bad", ["x", "0", "-3", "1.5"])
+def test_a_bench_run_on_its_own_refuses_a_bad_count_in_one_line(script, bad):
+    """`python bench/SCRIPT.py COUNT` with a count that is not a whole number
+    >= 1: exit 2 and one line naming the script, before any work."""
+    r = subprocess.run([sys.executable, os.path.join(BENCH, script + ".py"), bad],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (f"bench/{script}.py: the count must be a whole number of at least 1, "
+                        f"not {bad!r}\n")
+
+
+def test_count_arg_skips_options_and_takes_the_first_count():
+    assert common.count_arg([], 5, "p") == 5
+    assert common.count_arg(["--no-big"], 5, "p") == 5
+    assert common.count_arg(["--json", "12", "3"], 5, "p") == 12
