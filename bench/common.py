@@ -35,6 +35,17 @@ class Skip(Exception):
     """A bench (or one row of it) cannot run here; the message says why."""
 
 
+def byte_compile_checkout(py):
+    """Byte-compiles the checkout's launcher and pause with py: with
+    PYTHONDONTWRITEBYTECODE set (as here) and no __pycache__, every launcher
+    run would recompile its modules (~10 ms). Skip if it fails."""
+    r = subprocess.run([py, "-m", "compileall", "-q", os.path.join(REPO, "launcher"),
+                        os.path.join(REPO, "pause")], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        last = (r.stdout + r.stderr).strip().splitlines() or [f"exit {r.returncode}"]
+        raise Skip(f"byte-compiling the checkout failed: {last[-1]}")
+
+
 def summary(samples):
     """Median, min, max and count of a list of numbers (seconds or bytes)."""
     return {"median": statistics.median(samples), "min": min(samples),

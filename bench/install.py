@@ -18,11 +18,10 @@ sys.path without running the editable finder's own .pth there."""
 import os
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 
-from common import REPO, Skip, summary, venv_python
+from common import REPO, Skip, byte_compile_checkout, summary, venv_python
 from lifecycle import launcher, leaked_mounts, scratch_dir, timed_cpu
 
 EDITABLE, WHEEL = "editable venv", "wheel in a fresh venv"
@@ -54,13 +53,9 @@ def wheel_venv(tmp, py=None):
     base = _check([py, "-c", "import sys; print(sys._base_executable)"], "finding the base Python")
     _check([base.strip(), "-m", "venv", "--without-pip", venv], "making the fresh venv")
     vpy = os.path.join(venv, "bin", "python")
-    deps = sysconfig.get_paths()["purelib"] if py == sys.executable else _check(
-        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        "finding the project venv's site-packages").strip()
-    site = _check([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                  "finding the fresh venv's site-packages").strip()
+    site = _purelib(vpy, "the fresh venv")
     with open(os.path.join(site, "zz-deps.pth"), "w") as f:
-        f.write(deps + "\n")
+        f.write(_purelib(py, "the project venv") + "\n")
     _check([py, "-m", "pip", "--python", vpy, "install", "-q", "--no-deps", "--no-index",
             os.path.join(dist, wheels[0])], "installing the wheel")
     # Byte-compile: with PYTHONDONTWRITEBYTECODE set, each call would recompile.
@@ -70,20 +65,29 @@ def wheel_venv(tmp, py=None):
     return os.path.join(venv, "bin")
 
 
-def _round(bins, env, pods):
+def _purelib(py, which):
+    """The site-packages directory of the venv whose Python is py."""
+    return _check([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                  f"finding the site-packages of {which}").strip()
+
+
+def _argvs(py, lau):
+    """COMMANDS as the command lines of one venv (its python, its launcher)."""
+    return dict(zip(COMMANDS, ([py, "-c", "pass"], [lau, "run", "--share-pid", "--", "true"],
+                               [lau, "run", "-d", "--grace", "0", "--", "sleep", "infinity"])))
+
+
+def _round(venvs, env, pods):
     """One interleaved round: each command in each venv, in turn; the pod
     that run -d made is removed after its timing. {(venv, command): wall s}."""
     out = {}
     for command in COMMANDS:
-        for venv, (py, lau) in bins.items():
-            argv = {"python -c pass": [py, "-c", "pass"],
-                    "launcher run --share-pid -- true": [lau, "run", "--share-pid", "--", "true"],
-                    "launcher run -d": [lau, "run", "-d", "--grace", "0", "--",
-                                        "sleep", "infinity"]}[command]
+        for venv, argvs in venvs.items():
+            argv = argvs[command]
             if command == "launcher run -d":
                 wall, pod = _timed_out(argv, env)
                 pods.append(pod)
-                _check([lau, "rm", "-f", pod], "launcher rm -f", env=env, timeout=60)
+                _check([argv[0], "rm", "-f", pod], "launcher rm -f", env=env, timeout=60)
                 pods.remove(pod)
             else:
                 wall = timed_cpu(argv, env, cwd="/")[0]
@@ -112,16 +116,15 @@ def run(rounds, progress):
         env = dict(os.environ, LAUNCHER_STATE_DIR=state)
         env.pop("LAUNCHER_MONITOR", None)
         try:
-            _check([py, "-m", "compileall", "-q", os.path.join(REPO, "launcher"),
-                    os.path.join(REPO, "pause")], "byte-compiling the checkout")
+            byte_compile_checkout(py)
             wbin = wheel_venv(tmp, py)
             progress.step("install: wheel built")
-            bins = {EDITABLE: (py, lau),
-                    WHEEL: (os.path.join(wbin, "python"), os.path.join(wbin, "launcher"))}
-            _round(bins, env, pods)   # warm-up
+            venvs = {EDITABLE: _argvs(py, lau),
+                     WHEEL: _argvs(os.path.join(wbin, "python"), os.path.join(wbin, "launcher"))}
+            _round(venvs, env, pods)   # warm-up
             samples = []
             for _ in range(rounds):
-                samples.append(_round(bins, env, pods))
+                samples.append(_round(venvs, env, pods))
                 progress.step("install round")
         except Skip as e:
             return {"skipped": str(e)}
@@ -129,7 +132,7 @@ def run(rounds, progress):
             if pods:   # failure path: leave no pod behind
                 subprocess.run([lau, "rm", "-f", *pods], capture_output=True, env=env, timeout=60)
         res = {"rounds": rounds, "rows": {}}
-        for venv in bins:
+        for venv in venvs:
             row = {c: summary([s[(venv, c)] for s in samples]) for c in COMMANDS}
             base = row["python -c pass"]["median"]
             row["x python"] = {c: row[c]["median"] / base for c in COMMANDS[1:]}

@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-from common import REPO, Skip, children, proc_status, summary, venv_python
+from common import (REPO, Skip, byte_compile_checkout, children, proc_status, summary,
+                    venv_python)
 
 PODMAN_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -158,10 +159,7 @@ def cycles(reps, progress, podman=(None, "podman not set up by the caller")):
     "vs PEER": its median over each measured peer's (unshare, bwrap, podman,
     python -c pass). podman is podman_engine()'s (Podman, why)."""
     py = venv_python()
-    # Byte-compile first: with PYTHONDONTWRITEBYTECODE set (as here) and no
-    # __pycache__, every launcher run would recompile its modules (~10 ms).
-    subprocess.run([py, "-m", "compileall", "-q", os.path.join(REPO, "launcher"),
-                    os.path.join(REPO, "pause")], check=True, timeout=120)
+    byte_compile_checkout(py)
     cmds = {"python -c pass": [py, "-c", "pass"],
             "unshare -f --pid --net --ipc --uts --mount-proc true":
                 ["unshare", "-f", "--pid", "--net", "--ipc", "--uts", "--mount-proc", "true"],
