@@ -6,11 +6,18 @@ from launcher.commands.common import open_store, simple
 from launcher.errors import LauncherError
 from launcher.store.status import status
 
-USAGE = "usage: launcher ps [--format table|json]     list pods\n"
+USAGE = """\
+usage: launcher ps [--format table|json]     list pods
+       launcher ps -q|--quiet                each pod's full id, one per line
+                                             (e.g. launcher rm -f $(launcher ps -q))
+"""
 
 
 def parse(argv):
-    o = simple(argv, "ps", values=(("--format", "format"),), pods="none")
+    o = simple(argv, "ps", flags=(("-q", "--quiet", "quiet"),),
+               values=(("--format", "format"),), pods="none")
+    if o["quiet"] and o["format"] is not None:
+        raise LauncherError("ps: -q prints ids only: it takes no --format")
     o["format"] = o["format"] or "table"
     if o["format"] not in ("table", "json"):
         raise LauncherError(f"ps: unknown format {o['format']!r} (table or json)")
@@ -43,6 +50,11 @@ def main(o):
     store = open_store()
     with store.lock():
         store.drop_stale()
+    if o["quiet"]:   # no record is read: a corrupt pod is listed too, for rm -f
+        ids = store.ids()
+        if ids:
+            print("\n".join(ids))
+        return 0
     pods = []
     for pod in store.pods():
         pods.append(status(pod, detail=False))

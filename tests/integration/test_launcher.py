@@ -307,6 +307,29 @@ def test_detached_lifecycle(lx, monitor):
     assert wait_for(lambda: not ns_holders(sandbox_ns), 10), "the pod's namespaces live on"
 
 
+def test_ps_quiet_prints_every_pod_id_for_rm(lx):
+    """ps -q prints each pod's full id, one per line, sorted, and nothing
+    else: a pod with a corrupt record is listed (rm -f can remove it), a
+    planted file or symlink named like a pod id is not; `rm -f $(ps -q)`
+    removes them all and then ps -q prints nothing."""
+    assert lx.ok("ps", "-q") == ""
+    a = lx.ok("run", "-d", "--name", "qa", "--", "sleep", "60").strip()
+    b = lx.ok("run", "-d", "--", "sleep", "60").strip()
+    lx.ok("stop", "qa")
+    with open(os.path.join(lx.inspect(a)["dir"], "pod.json"), "wb") as f:
+        f.write(b"{")
+    planted_file, planted_link = "0" * 16, "f" * 16
+    with open(os.path.join(lx.statedir, planted_file), "w") as f:
+        f.write("not a pod")
+    os.symlink(lx.inspect(b)["dir"], os.path.join(lx.statedir, planted_link))
+    assert lx.ok("ps", "-q") == "".join(i + "\n" for i in sorted([a, b]))
+    assert lx.ok("ps", "--quiet").split() == sorted([a, b])
+    lx.ok("rm", "-f", *lx.ok("ps", "-q").split())
+    assert lx.ok("ps", "-q") == "" and lx.ps() == []
+    os.unlink(os.path.join(lx.statedir, planted_file))
+    os.unlink(os.path.join(lx.statedir, planted_link))
+
+
 def test_detached_pod_exits_when_its_containers_do(lx):
     """A detached pod whose containers all exit is torn down by its monitor:
     state exited, pause gone, code recorded."""

@@ -85,6 +85,8 @@ def test_run_without_command_is_the_demo():
     (["run", "-d"], "demo runs in the foreground"),
     (["ps", "--format", "xml"], "unknown format"),
     (["ps", "extra"], "unexpected argument"),
+    (["ps", "-q", "--format", "json"], "-q prints ids only"),
+    (["ps", "--quiet=yes"], "unknown option"),
     (["inspect"], "expected one pod"),
     (["exec", "pod"], "no command"),
     (["exec", "pod", "--"], "empty command"),
