@@ -176,18 +176,20 @@ class PodSpec:
     (run to completion, in order, first) and the containers, the stop grace
     period, the restart policy and its back-off base (seconds), the CNI
     network (None: loopback only), published ports ("HOST:POD[/proto]"),
-    privileges, labels, the container log limits, the pod's pids limit and
-    its volumes."""
+    privileges, labels, the container log limits, the pod's pids limit,
+    its volumes, and whether a detached pod removes itself when it is
+    finished (auto_remove: `run -d --rm`; a foreground pod always does)."""
 
     FIELDS = ("name", "share_pid", "pause", "grace", "restart", "no_new_privs", "cap_drop",
               "backoff", "network", "ports", "hostname", "labels", "log_max_size",
-              "log_max_files", "pids_limit", "volumes")
+              "log_max_files", "pids_limit", "volumes", "auto_remove")
 
     def __init__(self, name=None, containers=(), share_pid=False, pause="c",
                  grace=DEFAULT_GRACE, restart=DEFAULT_RESTART, no_new_privs=False, cap_drop=(),
                  init_containers=(), backoff=DEFAULT_BACKOFF, network=None, ports=(),
                  hostname=None, labels=None, log_max_size=LOG_MAX_SIZE,
-                 log_max_files=LOG_MAX_FILES, pids_limit=DEFAULT_PIDS_LIMIT, volumes=()):
+                 log_max_files=LOG_MAX_FILES, pids_limit=DEFAULT_PIDS_LIMIT, volumes=(),
+                 auto_remove=False):
         self.name = name
         self.containers = list(containers)
         self.share_pid = share_pid
@@ -206,6 +208,7 @@ class PodSpec:
         self.log_max_files = log_max_files
         self.pids_limit = pids_limit      # None: no limit
         self.volumes = [dict(v) for v in volumes]   # podfs.Volume dicts
+        self.auto_remove = bool(auto_remove)
 
     def to_dict(self):
         """Plain data for the pod record."""

@@ -17,6 +17,8 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --share-pid               containers share pause's PID namespace
   --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
   -d, --detach              print the pod id and leave the pod running
+  --rm                      with -d: the pod removes itself when it is finished (a
+                            foreground pod always does); not with --restart OnFailure|Always
   -e, --env K=V             environment for every container (repeatable)
   -c, --container NAME[:IMAGE]=CMD  a container running CMD, shlex-split (repeatable);
                             with IMAGE it runs on that image (an empty CMD: the image's own)
@@ -115,6 +117,8 @@ def parse(argv):
             spec.share_pid = True
         elif a in ("-d", "--detach") and inline is None:
             opts["detach"] = True
+        elif a == "--rm" and inline is None:
+            spec.auto_remove = True
         elif a in ("-e", "--env"):
             k, v = env_pair(args.value(a, inline))
             env[k] = v
@@ -197,6 +201,10 @@ def parse(argv):
                                 "(give a command to use the other options)")
     else:
         validate(spec)
+        if spec.auto_remove and spec.restart != "Never":
+            raise LauncherError(f"run: --rm conflicts with --restart {spec.restart} (as in "
+                                "podman): a pod that restarts its containers is never removed "
+                                "by itself")
     check_sandbox(spec)
     check_images(spec)
     opts["spec"] = spec

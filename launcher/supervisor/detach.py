@@ -110,11 +110,15 @@ def _housekeeping(store):
 
 
 def finish(sup):
-    """Supervises a detached pod to its end and marks it done. Its stderr is
+    """Supervises a detached pod to its end and marks it done, or (`run -d
+    --rm`) removes it as a foreground pod is removed. Its stderr is
     /dev/null: an unexpected error goes to the pod's supervisor.log (inspect
     shows its last line) before the supervisor dies with it."""
     try:
         sup.run()
+        if sup.pod.spec.auto_remove:
+            sup.pod.remove()
+            return
         sup.pod.close()
         sup.pod.mark_done()
     except BaseException:

@@ -83,6 +83,8 @@ def test_run_without_command_is_the_demo():
     (["run", "--cap-drop", "CAP_FLY", "--", "true"], "unknown capability"),
     (["run", "--bogus"], "unknown option"),
     (["run", "-d"], "demo runs in the foreground"),
+    (["run", "-d", "--rm", "--restart", "Always", "--", "true"], "--rm conflicts with --restart"),
+    (["run", "--rm=yes", "--", "true"], "unknown option"),
     (["ps", "--format", "xml"], "unknown format"),
     (["ps", "extra"], "unexpected argument"),
     (["ps", "-q", "--format", "json"], "-q prints ids only"),
