@@ -527,6 +527,21 @@ def test_published_ports_reach_the_pod_and_rules_go_with_rm(net):
     net.assert_once(sid)
 
 
+def test_an_rm_pod_releases_its_network_by_itself(net):
+    """run -d --rm: when its container exits, the pod's own supervisor
+    gives the sandbox its DEL (each plugin once, in reverse) and removes the
+    pod: no IP, veth, rule, record or pin is left, before any rm or gc."""
+    lx = net.lx
+    port = free_port()
+    pod = lx.ok("run", "-d", "--rm", "--network", "bridge", "-p", f"{port}:80", "--name", "self",
+                "--", "sleep", "2").strip()
+    sid = lx.inspect(pod)["sandbox"]["id"]
+    assert nat_lines([sid]), "no portmap rule while the pod runs"
+    assert wait_for(lambda: lx.ok("ps", "-q") == "", 20), lx.ps()
+    assert net.leftovers() == {}
+    net.assert_once(sid)
+
+
 def test_two_pods_reach_each_other_by_ip(net):
     """Two pods on the bridge: a client pod connects to the server pod's IP;
     the server sees the client pod's own IP as the peer."""
