@@ -62,8 +62,11 @@ class PodMachine(RuleBasedStateMachine):
         elif a.kind == START_CONTAINER:
             if data.draw(st.booleans()):
                 self.pod.container_started(a.container, self.now)
-            else:
+            else:   # a start that fails counts as a run of 0 s: it backs off too
                 self.pod.container_exited(a.container, 127, self.now)
+                c = self.pod.container(a.container)
+                if c.reason == "CrashLoopBackOff":
+                    self.check_delay(c, c.next_start_at - self.now)
         elif a.kind == KILL_CONTAINER:
             # TERM, then KILL once the grace period is over: either may find
             # the container gone already (the launcher signals only its
