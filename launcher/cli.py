@@ -19,7 +19,7 @@ usage: launcher COMMAND [OPTIONS]     (launcher COMMAND --help: its options)
   play [OPTIONS] FILE|-         run a Kubernetes v1 Pod manifest (- reads stdin)
   ps [-q|--format table|json]   list pods (-q: their full ids only)
   inspect [--check] POD         a pod as JSON (--check: CNI CHECK of its network)
-  exec POD [-c NAME] [-e K=V] [-w DIR] -- CMD ARGS   run CMD in a pod's container
+  exec POD [-c NAME] [-e K=V|K] [--env-file F] [-w DIR] -- CMD ARGS   run CMD in a container
   logs POD [-c NAME] [-f] [--tail N]   print container output
   stats [POD...] [--no-stream]  CPU, memory and pids of running pods (from their cgroups)
   stop POD...                   stop pods (TERM, grace, KILL)

@@ -48,12 +48,30 @@ def is_option(raw):
     return raw.startswith("-") and raw != "-"
 
 
-def env_pair(text):
-    """(KEY, VALUE) from `KEY=VALUE`; the value may be empty or contain '='."""
+def env_item(text, where="-e"):
+    """(KEY, VALUE) from `KEY=VALUE` (the value may be empty or hold '='),
+    or from `KEY` alone the launcher's own value of KEY: None if it has
+    none, and the variable is left out (podman's and docker's rule)."""
     k, eq, v = text.partition("=")
-    if not eq or not k:
-        raise LauncherError(f"bad environment variable {quote(text)}: use KEY=VALUE")
+    if not k or any(c.isspace() for c in k):
+        raise LauncherError(f"{where}: bad environment variable {quote(text)}: use KEY=VALUE "
+                            "or KEY (a name without white space)")
+    if not eq:
+        import os
+        return k, os.environ.get(k)
     return k, v
+
+
+def environment(files, items):
+    """The environment of `run`'s containers or of an `exec`: the variables
+    of the --env-file files in order, then the -e items (env_item pairs),
+    which win, as in podman. A pair whose value is None is left out."""
+    pairs = []
+    if files:
+        from launcher.commands import envfile
+        for path in files:
+            pairs += envfile.read(path)
+    return {k: v for k, v in pairs + list(items) if v is not None}
 
 
 def open_store():

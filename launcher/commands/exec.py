@@ -14,18 +14,19 @@ except ImportError:   # not CPython
     import signal
 
 from launcher import proc
-from launcher.commands.common import Args, env_pair, is_option, open_store
+from launcher.commands.common import Args, env_item, environment, is_option, open_store
 from launcher.errors import LauncherError
 from launcher.spec import check_name, quote
 
-USAGE = ("usage: launcher exec POD [-c NAME] [-e K=V] [-w DIR] -- CMD ARGS   "
-         "run CMD in a pod's container\n")
+USAGE = ("usage: launcher exec POD [-c NAME] [-e K=V|K] [--env-file FILE] [-w DIR] -- CMD ARGS"
+         "   run CMD in a pod's container\n")
 FORWARDED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
 
 
 def parse(argv):
     args = Args(argv, "exec")
     o = {"pods": [], "container": None, "env": {}, "argv": None, "workdir": None, "help": False}
+    items, files = [], []
     while args.more():
         raw, a, inline = args.option()
         if a == "--" and inline is None:
@@ -35,8 +36,9 @@ def parse(argv):
         elif a in ("-c", "--container"):
             o["container"] = args.value(a, inline)
         elif a in ("-e", "--env"):
-            k, v = env_pair(args.value(a, inline))
-            o["env"][k] = v
+            items.append(env_item(args.value(a, inline)))
+        elif a == "--env-file":
+            files.append(args.value(a, inline))
         elif a in ("-w", "--workdir"):
             o["workdir"] = args.value(a, inline)
         elif a in ("-h", "--help") and inline is None:
@@ -49,6 +51,7 @@ def parse(argv):
             o["pods"].append(raw)
     if o["help"]:
         return o
+    o["env"] = environment(files, items)
     if len(o["pods"]) != 1:
         raise LauncherError("exec: expected one pod")
     if not o["argv"] or not o["argv"][0]:

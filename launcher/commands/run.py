@@ -7,7 +7,7 @@ supervisor that prints the pod id.
 """
 import os
 
-from launcher.commands.common import Args, env_pair, is_option
+from launcher.commands.common import Args, env_item, environment, is_option
 from launcher.errors import LauncherError
 from launcher.spec import ContainerSpec, PodSpec, quote, seconds, size
 
@@ -19,7 +19,10 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   -d, --detach              print the pod id and leave the pod running
   --rm                      with -d: the pod removes itself when it is finished (a
                             foreground pod always does); not with --restart OnFailure|Always
-  -e, --env K=V             environment for every container (repeatable)
+  -e, --env K=V|K           environment for every container (repeatable; K alone: our
+                            own value of K, if we have one)
+  --env-file FILE           environment from FILE (KEY=VALUE or KEY lines, # comments;
+                            repeatable; -e wins)
   -c, --container NAME[:IMAGE]=CMD  a container running CMD, shlex-split (repeatable);
                             with IMAGE it runs on that image (an empty CMD: the image's own)
   --image IMAGE             the image of the `-- CMD` container and of every -c without one
@@ -103,7 +106,7 @@ def parse(argv):
     args = Args(argv, "run")
     spec = PodSpec()
     opts = {"detach": False, "demo": False, "help": False}
-    env, named, cmd, cwd, grace_set, limits = {}, [], None, None, False, {}
+    env, env_files, named, cmd, cwd, grace_set, limits = [], [], [], None, None, False, {}
     image, pull, volumes, read_only = None, None, [], False
     while args.more():
         raw, a, inline = args.option()
@@ -120,8 +123,9 @@ def parse(argv):
         elif a == "--rm" and inline is None:
             spec.auto_remove = True
         elif a in ("-e", "--env"):
-            k, v = env_pair(args.value(a, inline))
-            env[k] = v
+            env.append(env_item(args.value(a, inline)))
+        elif a == "--env-file":
+            env_files.append(args.value(a, inline))
         elif a in ("-c", "--container"):
             text = args.value(a, inline)
             name, eq, line = text.partition("=")
@@ -161,6 +165,7 @@ def parse(argv):
             cmd = [raw] + args.rest()
     if opts["help"]:
         return opts
+    env = environment(env_files, env)
     res = None
     if limits:
         from launcher.cgroups import resources

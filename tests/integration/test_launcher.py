@@ -95,6 +95,25 @@ def test_env_and_hostname(lx):
     assert r.stdout == "sh | bar baz|envpod|envpod\n", r.stderr
 
 
+def test_env_file_and_e_key_reach_the_containers_and_exec(lx, tmp_path):
+    """--env-file's variables and -e KEY (the launcher's own value) are in
+    the environment of every container and of an exec; -e wins over the
+    file; a KEY the launcher does not have is left out."""
+    f = tmp_path / "env"
+    f.write_text("# settings\nA=from file\nB=file\nPASS\nMISSING\n")
+    env = dict(lx.env, PASS="passed on")
+    env.pop("MISSING", None)
+    show = 'echo "$A|$B|$PASS|${MISSING-unset}"'
+    r = lx.run("run", "--env-file", str(f), "-e", "B=cli", "-c", f"x=sh -c '{show}'",
+               "-c", f"y=sh -c '{show}'", env=env)
+    assert sorted(r.stdout.splitlines()) == ["x | from file|cli|passed on|unset",
+                                             "y | from file|cli|passed on|unset"], r.stderr
+    lx.ok("run", "-d", "--name", "envx", "--", "sleep", "60")
+    out = lx.ok("exec", "--env-file", str(f), "-e", "PASS", "envx", "--", "sh", "-c", show, env=env)
+    assert out == "from file|file|passed on|unset\n"
+    lx.ok("rm", "-f", "envx")
+
+
 # -- the pod's namespaces --------------------------------------------------
 
 def test_shared_pid_ps_shows_pause_as_pid1_and_all_containers(lx):
