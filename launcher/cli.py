@@ -132,12 +132,35 @@ def one_line(msg):
 
 
 def say(msg):
-    """The one line a failure gets: `launcher: msg` on stderr."""
+    """The one line a failure gets: `launcher: msg` on stderr (if we have one)."""
+    if sys.stderr is None:
+        return
     try:
         sys.stderr.write(f"launcher: {one_line(msg)}\n")
         sys.stderr.flush()
     except OSError:
         pass
+
+
+def _open_std_fds():
+    """Puts /dev/null on whichever of fds 0, 1 and 2 we were started
+    without (`launcher ... >&-`), as glibc does for set-user-ID programs:
+    otherwise the first files the launcher opens take those numbers (the
+    state root became fd 1), a container's output is written into them and
+    a detached supervisor's /dev/null is put over them. Three fstat calls."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)   # the lowest free number: fd itself
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        os.set_inheritable(fd, True)   # as a standard fd is (os.open's are not)
+        if fd and getattr(sys, ("stdout", "stderr")[fd - 1]) is None:
+            setattr(sys, ("stdout", "stderr")[fd - 1], open(fd, "w", closefd=False))
 
 
 def command():
@@ -148,6 +171,7 @@ def command():
     functions (weakref.finalize's among them) and the flush of stdout and
     stderr. A command that left a thread running exits the normal way, so
     the thread is joined as Python would join it."""
+    _open_std_fds()
     code = main()
     threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:
@@ -155,6 +179,8 @@ def command():
     import atexit
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:   # the fd was closed when Python started: print() wrote nothing
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):   # a closed pipe or file: a normal exit would fail too

@@ -114,6 +114,38 @@ def test_env_file_and_e_key_reach_the_containers_and_exec(lx, tmp_path):
     lx.ok("rm", "-f", "envx")
 
 
+def _closed(lx, redirs, *args):
+    """The launcher started with some of fds 0-2 closed (`<&- >&- 2>&-`)."""
+    return subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirs}', *lx.argv(*args)],
+                          env=lx.env, cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_closed_standard_fds_get_dev_null(lx):
+    """Started without stdin, stdout or stderr, the launcher puts /dev/null
+    there first: its own files never take those numbers. A detached pod
+    starts and runs (its supervisor's /dev/null went over the state root
+    once), a foreground pod's output is neither lost into nor written to a
+    state file, and an exec's stdin and stderr are /dev/null."""
+    r = _closed(lx, "<&- >&- 2>&-", "run", "-d", "--name", "nofds", "--", "sleep", "60")
+    assert r.returncode == 0, r
+    st = lx.inspect("nofds")
+    assert st["state"] == "running" and st["containers"][0]["state"] == "running", st
+    r = _closed(lx, "<&- >&-", "run", "--", "sh", "-c",
+                "echo to-stdout; echo to-stderr >&2; readlink /proc/self/fd/0 >&2")
+    assert r.returncode == 0 and r.stderr == "sh | to-stderr\nsh | /dev/null\n", r
+    r = _closed(lx, "<&- 2>&-", "exec", "nofds", "--", "sh", "-c",
+                "readlink /proc/self/fd/0 /proc/self/fd/2")
+    assert r.returncode == 0 and r.stdout == "/dev/null\n/dev/null\n", r
+    for root, dirs, files in os.walk(lx.statedir):
+        dirs[:] = [d for d in dirs if d != ".mounts"]     # the pins: nsfs, not files
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):                  # the name claims are links
+                with open(path, "rb") as f:
+                    assert b"to-stdout" not in f.read(), path
+    lx.ok("rm", "-f", "nofds")
+
+
 # -- the pod's namespaces --------------------------------------------------
 
 def test_shared_pid_ps_shows_pause_as_pid1_and_all_containers(lx):

@@ -265,3 +265,23 @@ def test_command_output_to_a_closed_pipe_is_exit_125_without_traceback(tmp_path)
     finally:
         os.close(w_fd)
     assert r.returncode == 125 and r.stderr == "", r.stderr
+
+
+@pytest.mark.parametrize("closed", ["1", "2", "1 2"])
+def test_command_with_stdout_or_stderr_closed_has_no_traceback(tmp_path, closed):
+    """Started with stdout and/or stderr closed (`launcher ... >&-`: Python
+    then has no sys.stdout/sys.stderr), the launcher exits as Python would:
+    the command's code, 0 for --version, 125 for an unknown verb, and no
+    traceback on whichever stream is still open."""
+    code = ("import sys\nsys.argv = ['launcher', *sys.argv[1:]]\n"
+            "from launcher.cli import command\nsys.exit(command())\n")
+    env = dict(os.environ, LAUNCHER_STATE_DIR=str(tmp_path / "state"),
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    redirs = " ".join(f"{fd}>&-" for fd in closed.split())
+    for args, want in ((["--version"], 0), (["frobnicate"], 125)):
+        r = subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirs}', sys.executable, "-c", code,
+                            *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+        assert r.returncode == want, (args, r)
+        assert "Traceback" not in r.stdout + r.stderr, r
+        if closed == "1" and want == 125:
+            assert r.stderr.startswith("launcher: unknown command"), r.stderr
