@@ -137,16 +137,17 @@ class ContainerSpec:
     Kubernetes' default), `command` and `args` as Kubernetes reads them
     against the image's Entrypoint and Cmd (None: not given), its volume
     mounts (podfs.VolumeMount dicts), readOnlyRootFilesystem and the user
-    overrides ({"run_as_user", "run_as_group", "supplemental_groups"}).
-    Without an image, `argv` is the command line on the host's files; with
+    overrides ({"run_as_user", "run_as_group", "supplemental_groups"});
+    stdin: it reads the launcher's stdin (`run -i`, foreground only; else
+    /dev/null). Without an image, `argv` is the command line on the host's files; with
     one it is resolved when the container starts."""
 
     FIELDS = ("name", "argv", "env", "cwd", "resources", "image", "pull_policy", "command",
-              "args", "volume_mounts", "read_only", "user")
+              "args", "volume_mounts", "read_only", "user", "stdin")
 
     def __init__(self, name, argv, env=None, cwd=None, resources=None, image=None,
                  pull_policy=None, command=None, args=None, volume_mounts=(), read_only=False,
-                 user=None):
+                 user=None, stdin=False):
         self.name = name
         self.argv = list(argv)
         self.env = dict(env or {})
@@ -159,6 +160,7 @@ class ContainerSpec:
         self.volume_mounts = [dict(m) for m in volume_mounts]
         self.read_only = bool(read_only)
         self.user = dict(user) if user else None
+        self.stdin = bool(stdin)
 
     def to_dict(self):
         """Plain data for the pod record."""

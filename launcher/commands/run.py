@@ -17,6 +17,8 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --share-pid               containers share pause's PID namespace
   --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
   -d, --detach              print the pod id and leave the pod running
+  -i, --interactive         the container reads our stdin (one container, foreground;
+                            no terminal is allocated: there is no -t)
   --rm                      with -d: the pod removes itself when it is finished (a
                             foreground pod always does); not with --restart OnFailure|Always
   -e, --env K=V|K           environment for every container (repeatable; K alone: our
@@ -100,6 +102,16 @@ def _container_name(argv0):
     return name or "main"
 
 
+def _give_stdin(spec, detach):
+    """-i: the pod's one container reads our stdin."""
+    if detach:
+        raise LauncherError("run: -i needs the foreground: a detached pod has no stdin")
+    if len(spec.all_containers()) != 1:
+        raise LauncherError(f"run: -i gives our stdin to one container; this pod has "
+                            f"{len(spec.all_containers())}")
+    spec.containers[0].stdin = True
+
+
 def parse(argv):
     """{"spec", "detach", "demo", "help"} from run's argv."""
     from launcher.spec import check_pod_name, validate
@@ -122,6 +134,12 @@ def parse(argv):
             opts["detach"] = True
         elif a == "--rm" and inline is None:
             spec.auto_remove = True
+        elif a in ("-i", "--interactive") and inline is None:
+            opts["stdin"] = True
+        elif a in ("-t", "--tty", "-it", "-ti"):
+            raise LauncherError(f"run: {a}: the launcher allocates no terminal (each output "
+                                "line is prefixed with its container's name); -i alone gives "
+                                "a container our stdin")
         elif a in ("-e", "--env"):
             env.append(env_item(args.value(a, inline)))
         elif a == "--env-file":
@@ -201,11 +219,14 @@ def parse(argv):
         if not grace_set:
             spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
         check_pod_name(spec.name)
-        if spec.network or spec.restart != "Never" or cwd is not None or limits or volumes:
+        if spec.network or spec.restart != "Never" or cwd is not None or limits or volumes \
+                or opts.get("stdin"):
             raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
                                 "(give a command to use the other options)")
     else:
         validate(spec)
+        if opts.get("stdin"):
+            _give_stdin(spec, opts["detach"])
         if spec.auto_remove and spec.restart != "Never":
             raise LauncherError(f"run: --rm conflicts with --restart {spec.restart} (as in "
                                 "podman): a pod that restarts its containers is never removed "

@@ -56,20 +56,21 @@ def pause_plan(argv, hostname, log_fd, keep_fds, cgroup=None):
 
 
 def container_plan(spec, c, process, pause_pidfd, hidden, stdout, stderr, caps, cgroup=None,
-                   rootfs=None, user=None):
+                   rootfs=None, user=None, stdin=None):
     """Container c (a ContainerSpec) of pod spec running `process` (argv,
     env, cwd: container_process()) in the sandbox behind pause_pidfd: its
     net, IPC and UTS joined, pause's PID namespace with share_pid (else a
     new one where the command is PID 1), a fresh private mount namespace
     without the `hidden` mounts (every pod's pins): on an image its root
     filesystem (rootfs, a RootfsPlan) and user (a UserSpec), on the host's
-    files just its own /proc."""
+    files just its own /proc. stdin: an fd (None: /dev/null)."""
     argv, env, cwd = process
     return ChildPlan(f"container {c.name!r}", argv, env=env, search_path=True,
                      pidns=pause_pidfd if spec.share_pid else NEW,
                      join=[(pause_pidfd, namespaces.SANDBOX_FLAGS)], unshare=CLONE_NEWNS,
                      mounts=None if rootfs else {"hide": list(hidden), "proc": True}, cwd=cwd,
-                     stdout=stdout, stderr=stderr, caps=caps, no_new_privs=spec.no_new_privs,
+                     stdin=stdin, stdout=stdout, stderr=stderr, caps=caps,
+                     no_new_privs=spec.no_new_privs,
                      cgroup=cgroup, rootfs=rootfs, user=user)
 
 

@@ -58,7 +58,8 @@ def start_container(pod, c, init=False):
         oom_before = pod.cgroups().oom_kills(c.name)
         plan = plans.container_plan(pod.spec, c, process, pod.pause_pidfd,
                                     [pod.mounts()[0]], out, err, pod.caps,
-                                    pod.cgroups().placement(c.name), root, user)
+                                    pod.cgroups().placement(c.name), root, user,
+                                    stdin=0 if c.stdin and not pod.detached else None)
         pid, failed = pod.spawner.spawn(plan)
     except BaseException:
         for fd, _ in ends:

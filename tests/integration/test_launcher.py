@@ -114,6 +114,19 @@ def test_env_file_and_e_key_reach_the_containers_and_exec(lx, tmp_path):
     lx.ok("rm", "-f", "envx")
 
 
+def test_interactive_gives_the_container_our_stdin(lx):
+    """-i: the one container reads the launcher's stdin (a script for sh,
+    whose exit code comes back), a restarted container reads on where the
+    last one stopped; without -i its stdin is /dev/null."""
+    r = lx.run("run", "-i", "--", "sh", input="echo from-script\nexit 7\n")
+    assert r.returncode == 7 and r.stdout == "sh | from-script\n", r
+    r = lx.run("run", "-i", "--restart", "OnFailure", "--backoff", "0.1", "--", "sh", "-c",
+               'read x; echo "got $x"; [ "$x" = second ]', input="first\nsecond\n")
+    assert r.returncode == 0 and r.stdout == "sh | got first\nsh | got second\n", r
+    r = lx.run("run", "--", "sh", "-c", "readlink /proc/self/fd/0; cat", input="unread\n")
+    assert r.returncode == 0 and r.stdout == "sh | /dev/null\n", r
+
+
 def _closed(lx, redirs, *args):
     """The launcher started with some of fds 0-2 closed (`<&- >&- 2>&-`)."""
     return subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirs}', *lx.argv(*args)],
