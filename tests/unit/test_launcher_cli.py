@@ -101,6 +101,8 @@ def test_run_without_command_is_the_demo():
     (["exec", "pod", "--"], "empty command"),
     (["exec", "pod", "-c", "NOPE", "--", "true"], "invalid container name"),
     (["stop"], "expected a pod"),
+    (["wait"], "expected a pod"),
+    (["wait", "--all"], "unknown option"),
     (["rm", "--force=yes", "x"], "unknown option"),
     (["logs", "a", "b"], "expected one pod"),
 ])
@@ -117,7 +119,9 @@ _WORDS = st.sampled_from(["run", "ps", "inspect", "exec", "stop", "rm", "logs", 
                           "-e", "-d", "--name", "--share-pid", "--pause", "--grace", "--restart",
                           "--format", "json", "-f", "a=true", "x", "K=V", "--cap-drop", "ALL",
                           "--name=", "-c=", "=", "", "play", "gc", "--network", "bridge", "none",
-                          "-p", "8080:80", "--backoff", "0.5", "--check", "examples/pods/cronjob.yaml"])
+                          "-p", "8080:80", "--backoff", "0.5", "--check", "examples/pods/cronjob.yaml",
+                          "wait", "-q", "--rm", "-i", "-it", "--env-file", "/dev/null", "HOME",
+                          "/nonexistent"])
 
 
 @settings(max_examples=400, deadline=None)
