@@ -85,3 +85,15 @@ def test_interrupted_wait_leaves_the_pod_alone(lx):
     assert (waiter.returncode, out, err) == (130, "", "launcher: interrupted\n")
     assert lx.inspect("calm")["state"] == "running"
     lx.ok("rm", "-f", "calm")
+
+
+def test_wait_for_a_corrupt_pod_is_one_line(lx):
+    """A pod whose record cannot be read has no code: one line, 125."""
+    pod = lx.ok("run", "-d", "--name", "bad", "--", "true").strip()
+    assert wait_for(lambda: lx.inspect("bad")["state"] == "exited", 10)
+    with open(os.path.join(lx.inspect(pod)["dir"], "pod.json"), "wb") as f:
+        f.write(b"{")
+    r = lx.run("wait", pod)
+    assert (r.returncode, r.stdout) == (125, "")
+    assert r.stderr.startswith(f"launcher: pod {pod}: ") and "rm -f removes it" in r.stderr, r
+    lx.ok("rm", "-f", pod)
