@@ -24,6 +24,7 @@ usage: launcher COMMAND [OPTIONS]     (launcher COMMAND --help: its options)
   stats [POD...] [--no-stream]  CPU, memory and pids of running pods (from their cgroups)
   stop POD...                   stop pods (TERM, grace, KILL)
   wait POD...                   wait for pods to finish; print each one's exit code
+  kill [-s SIG] [-c NAME] POD...   signal the pods' running containers (default KILL)
   rm [-f] POD...                remove stopped pods (-f: stop them first)
   gc                            release what dead pods hold (IPs, mounts, cgroups), remove them
 
@@ -41,7 +42,7 @@ container's code, 128+N for signal N.
 
 # verb -> module in launcher/commands/
 COMMANDS = {"run": "run", "play": "play", "ps": "ps", "inspect": "inspect", "exec": "exec",
-            "logs": "logs", "stats": "stats", "stop": "stop", "wait": "wait", "rm": "rm", "gc": "gc",
+            "logs": "logs", "stats": "stats", "stop": "stop", "wait": "wait", "kill": "kill", "rm": "rm", "gc": "gc",
             "pull": "pull", "load": "load", "images": "images", "rmi": "rmi", "image": "image"}
 IMAGE_VERBS = ("pull", "load", "images", "rmi", "image")
 

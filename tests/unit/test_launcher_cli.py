@@ -103,6 +103,15 @@ def test_run_without_command_is_the_demo():
     (["stop"], "expected a pod"),
     (["wait"], "expected a pod"),
     (["wait", "--all"], "unknown option"),
+    (["kill"], "expected a pod"),
+    (["kill", "-s", "FOO", "pod"], "'FOO' is not a signal"),
+    (["kill", "-s", "0", "pod"], "'0' is not a signal"),
+    (["kill", "-s", "65", "pod"], "'65' is not a signal"),
+    (["kill", "-s", "SIG_IGN", "pod"], "is not a signal"),
+    (["kill", "-s", "-9", "pod"], "is not a signal"),
+    (["kill", "-s"], "needs a value"),
+    (["kill", "-c", "b", "p1", "p2"], "-c names a container of one pod"),
+    (["kill", "-c", "a/b", "p1"], "invalid container name"),
     (["rm", "--force=yes", "x"], "unknown option"),
     (["logs", "a", "b"], "expected one pod"),
 ])
@@ -120,7 +129,7 @@ _WORDS = st.sampled_from(["run", "ps", "inspect", "exec", "stop", "rm", "logs", 
                           "--format", "json", "-f", "a=true", "x", "K=V", "--cap-drop", "ALL",
                           "--name=", "-c=", "=", "", "play", "gc", "--network", "bridge", "none",
                           "-p", "8080:80", "--backoff", "0.5", "--check", "examples/pods/cronjob.yaml",
-                          "wait", "-q", "--rm", "-i", "-it", "--env-file", "/dev/null", "HOME",
+                          "wait", "kill", "-s", "HUP", "9", "-q", "--rm", "-i", "-it", "--env-file", "/dev/null", "HOME",
                           "/nonexistent"])
 
 
