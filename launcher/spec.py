@@ -137,7 +137,8 @@ class ContainerSpec:
     Kubernetes' default), `command` and `args` as Kubernetes reads them
     against the image's Entrypoint and Cmd (None: not given), its volume
     mounts (podfs.VolumeMount dicts), readOnlyRootFilesystem and the user
-    overrides ({"run_as_user", "run_as_group", "supplemental_groups"});
+    overrides ({"run_as_user", "run_as_group", "supplemental_groups"}, and
+    "user": `run --user`'s USER[:GROUP], which replaces the image's User);
     stdin: it reads the launcher's stdin (`run -i`, foreground only; else
     /dev/null). Without an image, `argv` is the command line on the host's files; with
     one it is resolved when the container starts."""

@@ -33,6 +33,8 @@ usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   -v, --volume SRC:DST[:ro] a host path mounted in every container on an image
   --read-only               the image containers' root filesystems are read-only
   -w, --workdir DIR         the containers' working directory (default: the image's, else /)
+  -u, --user USER[:GROUP]   who the image containers run as, in place of the image's User
+                            (names from the container's /etc/passwd and /etc/group, or ids)
   --grace SECONDS           stop grace period (default 10)
   --restart POLICY          Never (default), OnFailure or Always
   --backoff SECONDS         restart back-off base (default 10; doubles up to 30x)
@@ -102,6 +104,15 @@ def _container_name(argv0):
     return name or "main"
 
 
+def _user(text):
+    """--user USER[:GROUP], checked now: {"user": text} for ContainerSpec.user."""
+    from launcher.runtime import users
+    users.user_spec(text, source="--user")
+    if not text:
+        raise LauncherError("--user: empty (use USER[:GROUP], names or ids)")
+    return {"user": text}
+
+
 def _give_stdin(spec, detach):
     """-i: the pod's one container reads our stdin."""
     if detach:
@@ -119,7 +130,7 @@ def parse(argv):
     spec = PodSpec()
     opts = {"detach": False, "demo": False, "help": False}
     env, env_files, named, cmd, cwd, grace_set, limits = [], [], [], None, None, False, {}
-    image, pull, volumes, read_only = None, None, [], False
+    image, pull, volumes, read_only, user = None, None, [], False, None
     while args.more():
         raw, a, inline = args.option()
         if a == "--" and inline is None:
@@ -152,6 +163,8 @@ def parse(argv):
             named.append((name, line))
         elif a in ("-w", "--workdir"):
             cwd = args.value(a, inline)
+        elif a in ("-u", "--user"):
+            user = _user(args.value(a, inline))
         elif a == "--image":
             image = args.value(a, inline)
         elif a == "--pull":
@@ -195,7 +208,8 @@ def parse(argv):
         if not img:
             return ContainerSpec(name, argv_, env, cwd, res)
         return ContainerSpec(name, [], env, cwd, res, image=img, pull_policy=policy,
-                             args=argv_ or None, volume_mounts=mounts, read_only=read_only)
+                             args=argv_ or None, volume_mounts=mounts, read_only=read_only,
+                             user=user)
     if cmd or (image and not named):
         spec.containers.append(container(_container_name(cmd[0] if cmd else _image_base(image)),
                                          cmd or [], image))
@@ -209,8 +223,8 @@ def parse(argv):
         if not argv_ and not (img or image):
             raise LauncherError(f"container {quote(name)}: empty command")
         spec.containers.append(container(name, argv_, img or image))
-    if (volumes or read_only) and not spec.uses_images():
-        raise LauncherError("-v and --read-only need containers on an image (--image)")
+    if (volumes or read_only or user) and not spec.uses_images():
+        raise LauncherError("-v, --read-only and --user need containers on an image (--image)")
     if not spec.containers:
         opts["demo"] = True
         if opts["detach"]:

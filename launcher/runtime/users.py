@@ -57,11 +57,11 @@ def _id(value, field):
     return value
 
 
-def _part(text, what):
+def _part(text, what, source):
     if "\0" in text or "\n" in text or "/" in text or ":" in text:
-        raise LauncherError(f"image config: User: {text!r} is not a valid {what}")
+        raise LauncherError(f"{source}: {text!r} is not a valid {what}")
     if _digits(text):
-        _id(int(text), f"image config: User: {what}")
+        _id(int(text), f"{source}: {what}")
     return text
 
 
@@ -89,18 +89,19 @@ class UserSpec:
 
 
 def user_spec(image_user="", run_as_user=None, run_as_group=None, supplemental_groups=(),
-              field="securityContext"):
+              field="securityContext", source="image config: User"):
     """A validated UserSpec from the image config's User ("", "uid",
-    "uid:gid", "name", "name:group") and the securityContext fields."""
+    "uid:gid", "name", "name:group"), or what replaces it (`run --user`,
+    named by source in errors), and the securityContext fields."""
     if not isinstance(image_user, str):
-        raise LauncherError("image config: User must be a string")
+        raise LauncherError(f"{source} must be a string")
     user, sep, group = image_user.partition(":")
     if sep and not group:
-        raise LauncherError(f"image config: User {image_user!r}: the group after ':' is empty")
+        raise LauncherError(f"{source} {image_user!r}: the group after ':' is empty")
     if sep and not user:
-        raise LauncherError(f"image config: User {image_user!r}: the user before ':' is empty")
-    _part(user, "user")
-    _part(group, "group")
+        raise LauncherError(f"{source} {image_user!r}: the user before ':' is empty")
+    _part(user, "user", source)
+    _part(group, "group", source)
     if run_as_user is not None:
         _id(run_as_user, f"{field}.runAsUser")
     if run_as_group is not None:

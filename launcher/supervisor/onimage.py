@@ -51,8 +51,9 @@ def start(pod, c):
     image = ensure(c.image, c.pull_policy, hold_for=pod.dir.id)
     process = plans.container_process(c, pod.hostname(), image)
     u = c.user or {}
-    user = users.user_spec(image.config.user, u.get("run_as_user"), u.get("run_as_group"),
-                           u.get("supplemental_groups", ()))
+    user = users.user_spec(u.get("user") or image.config.user, u.get("run_as_user"),
+                           u.get("run_as_group"), u.get("supplemental_groups", ()),
+                           source="--user" if u.get("user") else "image config: User")
     if pod.podfs is None:
         raise LauncherError(f"container {c.name!r}: the pod's filesystems are not made")
     mounts = [podfs.VolumeMount.from_dict(m) for m in c.volume_mounts]

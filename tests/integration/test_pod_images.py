@@ -165,6 +165,41 @@ def test_run_as_user(lx, tmp_path, user, expect):
     assert expect in r.stdout and "CapEff:\t0000000000000000" in r.stdout, r.stdout
 
 
+@pytest.mark.parametrize("user, expect", [
+    ("nobody", "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"),
+    ("nobody:root", "uid=65534(nobody) gid=0(root) groups=0(root)"),
+    ("1234:5678", "uid=1234 gid=5678 groups=5678"),
+    ("0", "uid=0(root) gid=0(root) groups=0(root)"),
+])
+def test_run_user_replaces_the_images_user(lx, user, expect):
+    """run --user USER[:GROUP]: names from the container's own /etc/passwd
+    and /etc/group, or ids; a non-root user has no capability; the record
+    shows who it ran as."""
+    r = lx.run("run", "--image", BUSYBOX, "--user", user, "--", "sh", "-c",
+               "id; grep CapEff /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"sh | {expect}", r.stdout
+    assert (lines[1] == "sh | CapEff:\t0000000000000000") == (user != "0"), r.stdout
+
+
+def test_run_user_refusals_are_one_line(lx):
+    """A malformed --user before anything is made, --user without an image,
+    and a name the image lacks (the container's set-up step): 125, one line."""
+    for args, msg in ((["--image", BUSYBOX, "--user", "a:"],
+                       "--user 'a:': the group after ':' is empty"),
+                      (["--image", BUSYBOX, "-u", "99999999999"],
+                       "--user: user: 99999999999 is not a user or group id (0-4294967294)"),
+                      (["--image", BUSYBOX, "--user", ""], "--user: empty"),
+                      (["--user", "nobody"], "--user need containers on an image")):
+        r = lx.run("run", *args, "--", "true")
+        assert r.returncode == 125 and r.stderr.count("\n") == 1 and msg in r.stderr, (args, r)
+    r = lx.run("run", "--image", BUSYBOX, "--user", "ghost", "--", "true")
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r
+    assert "user 'ghost' not found in the image's /etc/passwd" in r.stderr, r.stderr
+    assert lx.ps() == []
+
+
 def test_a_restart_gets_a_fresh_writable_layer(lx):
     """A file a container wrote to / is gone when it restarts (Kubernetes:
     the container's writable layer goes with it)."""

@@ -90,6 +90,8 @@ def test_run_without_command_is_the_demo():
     (["run", "-i", "-d", "--", "cat"], "-i needs the foreground"),
     (["run", "-i", "-c", "a=cat", "-c", "b=cat"], "this pod has 2"),
     (["run", "-i"], "the demo takes only"),
+    (["run", "--user", "nobody", "--", "true"], "--user need containers on an image"),
+    (["run", "--image", "busybox", "-u", "a:b:c", "--", "true"], "'b:c' is not a valid group"),
     (["run", "-it", "--", "sh"], "allocates no terminal"),
     (["run", "-t", "--", "sh"], "allocates no terminal"),
     (["ps", "--format", "xml"], "unknown format"),
