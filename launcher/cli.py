@@ -42,7 +42,8 @@ container's code, 128+N for signal N.
 
 # verb -> module in launcher/commands/
 COMMANDS = {"run": "run", "play": "play", "ps": "ps", "inspect": "inspect", "exec": "exec",
-            "logs": "logs", "stats": "stats", "stop": "stop", "wait": "wait", "kill": "kill", "rm": "rm", "gc": "gc",
+            "logs": "logs", "stats": "stats", "stop": "stop", "wait": "wait", "kill": "kill",
+            "rm": "rm", "gc": "gc",
             "pull": "pull", "load": "load", "images": "images", "rmi": "rmi", "image": "image"}
 IMAGE_VERBS = ("pull", "load", "images", "rmi", "image")
 
@@ -161,8 +162,9 @@ def _open_std_fds():
             os.dup2(null, fd)
             os.close(null)
         os.set_inheritable(fd, True)   # as a standard fd is (os.open's are not)
-        if fd and getattr(sys, ("stdout", "stderr")[fd - 1]) is None:
-            setattr(sys, ("stdout", "stderr")[fd - 1], open(fd, "w", closefd=False))
+        stream = {1: "stdout", 2: "stderr"}.get(fd)
+        if stream and getattr(sys, stream) is None:   # Python found it closed: none made
+            setattr(sys, stream, open(fd, "w", closefd=False))
 
 
 def command():

@@ -1,4 +1,6 @@
 """What the verb modules share: the argv walker and small parsers."""
+import os
+
 from launcher.errors import LauncherError
 from launcher.spec import quote
 
@@ -57,7 +59,6 @@ def env_item(text, where="-e"):
         raise LauncherError(f"{where}: bad environment variable {quote(text)}: use KEY=VALUE "
                             "or KEY (a name without white space)")
     if not eq:
-        import os
         return k, os.environ.get(k)
     return k, v
 

@@ -4,9 +4,9 @@ read as podman and docker read one.
 Each line is `KEY=VALUE` (the value is taken as it is: no quotes are
 removed, nothing is expanded) or `KEY` alone (the launcher's own value of
 KEY, if it has one); leading white space and a CR before the newline are
-dropped, and blank lines and lines starting with `#` are skipped. A file is at most MAX_BYTES, UTF-8,
-without NUL bytes; anything else is one line naming the file (and the
-line) and exit 125.
+dropped, and blank lines and lines starting with `#` are skipped. A file
+is at most MAX_BYTES of UTF-8 without NUL bytes; anything else is one line
+naming the file (and the line) and exit 125.
 """
 import os
 

@@ -24,8 +24,8 @@ USAGE = ("usage: launcher kill [-s SIGNAL] [-c NAME] POD...   signal the contain
 
 
 def parse(argv):
-    o = simple(argv, "kill", values=(("-s", "--signal", "signal"), ("-c", "--container", "container")),
-               pods="many")
+    o = simple(argv, "kill", pods="many",
+               values=(("-s", "--signal", "signal"), ("-c", "--container", "container")))
     if o["help"]:
         return o
     o["signal"] = signal_number(o["signal"] or "KILL")

@@ -107,9 +107,9 @@ def _container_name(argv0):
 def _user(text):
     """--user USER[:GROUP], checked now: {"user": text} for ContainerSpec.user."""
     from launcher.runtime import users
-    users.user_spec(text, source="--user")
     if not text:
         raise LauncherError("--user: empty (use USER[:GROUP], names or ids)")
+    users.user_spec(text, source="--user")
     return {"user": text}
 
 
@@ -124,11 +124,11 @@ def _give_stdin(spec, detach):
 
 
 def parse(argv):
-    """{"spec", "detach", "demo", "help"} from run's argv."""
+    """{"spec", "detach", "stdin", "demo", "help"} from run's argv."""
     from launcher.spec import check_pod_name, validate
     args = Args(argv, "run")
     spec = PodSpec()
-    opts = {"detach": False, "demo": False, "help": False}
+    opts = {"detach": False, "stdin": False, "demo": False, "help": False}
     env, env_files, named, cmd, cwd, grace_set, limits = [], [], [], None, None, False, {}
     image, pull, volumes, read_only, user = None, None, [], False, None
     while args.more():
@@ -234,12 +234,12 @@ def parse(argv):
             spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
         check_pod_name(spec.name)
         if spec.network or spec.restart != "Never" or cwd is not None or limits or volumes \
-                or opts.get("stdin"):
+                or opts["stdin"]:
             raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
                                 "(give a command to use the other options)")
     else:
         validate(spec)
-        if opts.get("stdin"):
+        if opts["stdin"]:
             _give_stdin(spec, opts["detach"])
         if spec.auto_remove and spec.restart != "Never":
             raise LauncherError(f"run: --rm conflicts with --restart {spec.restart} (as in "
