@@ -76,9 +76,12 @@ def test_wait_for_a_dead_pod_says_so(lx):
 
 
 def test_interrupted_wait_leaves_the_pod_alone(lx):
-    """Ctrl-C during wait: 130 and `interrupted`, and the pod still runs."""
+    """Ctrl-C during wait: 130 and `interrupted`, and the pod still runs.
+    (SIGINT is set to its default in the child first: a shell's background
+    job, as CI may be, starts with it ignored, and Python keeps that.)"""
     lx.ok("run", "-d", "--name", "calm", "--", "sleep", "60")
-    waiter = lx.popen("wait", "calm", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiter = lx.popen("wait", "calm", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.5)
     waiter.send_signal(signal.SIGINT)
     out, err = waiter.communicate(timeout=30)
