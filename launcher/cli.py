@@ -17,7 +17,8 @@ usage: launcher COMMAND [OPTIONS]     (launcher COMMAND --help: its options)
 
   run [OPTIONS] [-- CMD ARGS]   run a pod (no command: the built-in demo)
   play [OPTIONS] FILE|-         run a Kubernetes v1 Pod manifest (- reads stdin)
-  ps [-q|--format table|json]   list pods (-q: their full ids only)
+  ps [-q|--format table|json] [-f KEY=VALUE]...   list pods (-q: their full ids only;
+                                -f: id=, name=, status=, label= filters)
   inspect [--check] POD         a pod as JSON (--check: CNI CHECK of its network)
   exec POD [-c NAME] [-e K=V|K] [--env-file F] [-w DIR] -- CMD ARGS   run CMD in a container
   logs POD [-c NAME] [-f] [--tail N]   print container output

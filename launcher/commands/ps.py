@@ -1,27 +1,83 @@
-"""`launcher ps`: every pod, as a table or JSON."""
+"""`launcher ps`: every pod (or those the filters let through), as a
+table, as JSON or as ids only.
+
+--filter KEY=VALUE, as docker and podman read it: filters of different
+keys must all match, several of one key any of them. Keys: id (a prefix
+of the pod id), name (a part of the name), status (creating, running,
+exited, dead or corrupt), label (KEY or KEY=VALUE of the pod's labels).
+"""
 import json
 import time
 
-from launcher.commands.common import open_store, simple
+from launcher.commands.common import Args, open_store
 from launcher.errors import LauncherError
-from launcher.store.status import status
+from launcher.spec import quote
+from launcher.store.status import CORRUPT, CREATING, DEAD, EXITED, RUNNING, status
 
 USAGE = """\
-usage: launcher ps [--format table|json]     list pods
-       launcher ps -q|--quiet                each pod's full id, one per line
-                                             (e.g. launcher rm -f $(launcher ps -q))
+usage: launcher ps [--format table|json] [-f|--filter KEY=VALUE]...   list pods
+       launcher ps -q|--quiet [-f|--filter KEY=VALUE]...   each pod's full id, one per line
+                                             (e.g. launcher rm $(launcher ps -q -f status=exited))
+  filters: id=PREFIX, name=PART, status=creating|running|exited|dead|corrupt,
+           label=KEY or label=KEY=VALUE; all keys must match, any value of one key
 """
+FILTER_KEYS = ("id", "name", "status", "label")
+STATES = (CREATING, RUNNING, EXITED, DEAD, CORRUPT)
 
 
 def parse(argv):
-    o = simple(argv, "ps", flags=(("-q", "--quiet", "quiet"),),
-               values=(("--format", "format"),), pods="none")
+    args = Args(argv, "ps")
+    o = {"quiet": False, "format": None, "filters": {}, "help": False}
+    while args.more():
+        raw, a, inline = args.option()
+        if a in ("-q", "--quiet") and inline is None:
+            o["quiet"] = True
+        elif a == "--format":
+            o["format"] = args.value(a, inline)
+        elif a in ("-f", "--filter"):
+            key, value = _filter(args.value(a, inline))
+            o["filters"].setdefault(key, []).append(value)
+        elif a in ("-h", "--help") and inline is None:
+            o["help"] = True
+        elif raw.startswith("-"):
+            args.unknown(raw)
+        else:
+            raise LauncherError(f"ps: unexpected argument {quote(raw)}")
     if o["quiet"] and o["format"] is not None:
         raise LauncherError("ps: -q prints ids only: it takes no --format")
     o["format"] = o["format"] or "table"
     if o["format"] not in ("table", "json"):
         raise LauncherError(f"ps: unknown format {o['format']!r} (table or json)")
     return o
+
+
+def _filter(text):
+    """(key, value) of a --filter KEY=VALUE."""
+    key, eq, value = text.partition("=")
+    if not eq or key not in FILTER_KEYS:
+        raise LauncherError(f"ps: bad filter {quote(text)}: use id=, name=, status= or label=")
+    if key == "status" and value not in STATES:
+        raise LauncherError(f"ps: status filter {quote(value)}: one of {', '.join(STATES)}")
+    if key != "status" and not value:
+        raise LauncherError(f"ps: {key} filter: empty value")
+    return key, value
+
+
+def matches(st, filters):
+    """Whether the pod status st passes every filter key (any of its values)."""
+    return all(any(_matches(st, key, v) for v in values) for key, values in filters.items())
+
+
+def _matches(st, key, value):
+    if key == "id":
+        return st["id"].startswith(value)
+    if key == "name":
+        return value in (st["name"] or "")
+    if key == "status":
+        return st["state"] == value
+    labels = (st.get("spec") or {}).get("labels") or {}
+    k, eq, v = value.partition("=")
+    return k in labels and (not eq or labels[k] == v)
 
 
 def _age(t):
@@ -50,15 +106,21 @@ def main(o):
     store = open_store()
     with store.lock():
         store.drop_stale()
-    if o["quiet"]:   # no record is read: a corrupt pod is listed too, for rm -f
+    if o["quiet"] and not o["filters"]:   # no record is read: a corrupt pod is listed too
         ids = store.ids()
         if ids:
             print("\n".join(ids))
         return 0
     pods = []
     for pod in store.pods():
-        pods.append(status(pod, detail=False))
+        st = status(pod, detail=False)
         pod.close()
+        if matches(st, o["filters"]):
+            pods.append(st)
+    if o["quiet"]:
+        if pods:
+            print("\n".join(p["id"] for p in pods))
+        return 0
     if o["format"] == "json":
         print(json.dumps([summary(p) for p in pods]))
         return 0

@@ -14,6 +14,7 @@ from launcher.spec import ContainerSpec, PodSpec, quote, seconds, size
 USAGE = """\
 usage: launcher run [OPTIONS] [-- CMD ARGS]   (no command: the built-in demo)
   --name N                  pod name (also its hostname)
+  --hostname H              the pod's hostname, if not its name (an RFC 1123 label)
   --share-pid               containers share pause's PID namespace
   --pause c|cffi|python|CMD pause implementation, or any init (e.g. "catatonit -P")
   -d, --detach              print the pod id and leave the pod running
@@ -139,6 +140,8 @@ def parse(argv):
                 raise LauncherError("run: empty command after '--'")
         elif a == "--name":
             spec.name = args.value(a, inline)
+        elif a == "--hostname":
+            spec.hostname = args.value(a, inline)
         elif a == "--share-pid" and inline is None:
             spec.share_pid = True
         elif a in ("-d", "--detach") and inline is None:
@@ -234,7 +237,7 @@ def parse(argv):
             spec.grace = 2.0   # the demo's server is a PID 1 without a TERM handler
         check_pod_name(spec.name)
         if spec.network or spec.restart != "Never" or cwd is not None or limits or volumes \
-                or opts["stdin"]:
+                or opts["stdin"] or spec.hostname is not None:
             raise LauncherError("the demo takes only --name, --share-pid, --pause and --grace "
                                 "(give a command to use the other options)")
     else:

@@ -6,6 +6,7 @@ teardown proves the pods left nothing: no process carrying that state dir in
 its environment (pause, containers and monitor all inherit it), no pod state.
 The helpers here are imported by the other test_launcher_* files.
 """
+import json
 import os
 import signal
 import subprocess
@@ -93,6 +94,17 @@ def test_env_and_hostname(lx):
     r = lx.run("run", "--name", "envpod", "-e", "FOO=bar baz", "--",
                "sh", "-c", 'echo "$FOO|$HOSTNAME|$(hostname)"')
     assert r.stdout == "sh | bar baz|envpod|envpod\n", r.stderr
+
+
+def test_hostname_option_names_the_uts_and_hostname_env(lx):
+    """--hostname: the UTS hostname, HOSTNAME and /etc/hostname of an image
+    container are it, not the pod name (which stays the pod's name)."""
+    r = lx.run("run", "--name", "hpod", "--hostname", "box-1", "--", "sh", "-c",
+               'echo "$HOSTNAME|$(hostname)"')
+    assert r.stdout == "sh | box-1|box-1\n", r.stderr
+    r = lx.run("run", "--name", "hpod2", "--hostname", "box-2", "--image", "localhost/busybox",
+               "--", "cat", "/etc/hostname")
+    assert r.stdout == "cat | box-2\n", r.stderr
 
 
 def test_env_file_and_e_key_reach_the_containers_and_exec(lx, tmp_path):
@@ -392,6 +404,38 @@ def test_ps_quiet_prints_every_pod_id_for_rm(lx):
     assert lx.ok("ps", "-q") == "" and lx.ps() == []
     os.unlink(os.path.join(lx.statedir, planted_file))
     os.unlink(os.path.join(lx.statedir, planted_link))
+
+
+def test_ps_filters_pick_pods_by_status_name_id_and_label(lx, tmp_path):
+    """ps -f on real pods: status (exited, running, a corrupt record), a
+    part of the name, an id prefix and a label from a manifest; -q with a
+    filter prints just those ids, for `rm $(ps -q -f status=exited)`."""
+    web1 = lx.ok("run", "-d", "--name", "web-1", "--", "sleep", "60").strip()
+    web2 = lx.ok("run", "-d", "--name", "web-2", "--", "true").strip()
+    m = tmp_path / "db.yaml"
+    m.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: db, labels: {tier: back}}\n"
+                 "spec:\n  containers:\n  - {name: db, image: busybox, command: [sleep, '60']}\n")
+    lx.ok("play", "-d", str(m))
+    db = lx.inspect("db")["id"]
+    assert wait_for(lambda: lx.inspect("web-2")["state"] == "exited", 10)
+
+    def listed(*filters):
+        return sorted(p["name"] for p in json.loads(lx.ok("ps", "--format", "json", *filters)))
+    assert listed("-f", "status=exited") == ["web-2"]
+    assert listed("-f", "status=running") == ["db", "web-1"]
+    assert listed("-f", "name=web", "-f", "status=running") == ["web-1"]
+    assert listed("-f", "label=tier=back") == ["db"]
+    assert listed("-f", "label=tier=front") == []
+    assert listed("-f", f"id={web1[:6]}", "-f", f"id={db[:6]}") == ["db", "web-1"]
+    assert "web-2" in lx.ok("ps", "-f", "status=exited") and \
+        "web-1" not in lx.ok("ps", "-f", "status=exited")
+    assert lx.ok("ps", "-q", "-f", "status=exited") == web2 + "\n"
+    with open(os.path.join(lx.inspect(web2)["dir"], "pod.json"), "wb") as f:
+        f.write(b"{")
+    assert lx.ok("ps", "-q", "--filter", "status=corrupt") == web2 + "\n"
+    lx.ok("rm", "-f", *lx.ok("ps", "-q", "-f", "status=corrupt").split())
+    assert sorted(lx.ok("ps", "-q").split()) == sorted([web1, db])
+    lx.ok("rm", "-f", web1, db)
 
 
 def test_detached_pod_exits_when_its_containers_do(lx):
